@@ -1,0 +1,309 @@
+"""``Drama``: the DRAMA meta-algorithm as one scikit-learn style detector.
+
+    X ─scale─► reduce ─► split in latent space (repeated per leaf) ─► prototypes ─► min distance
+
+Fitting scales the data, then for each split level fits a *fresh* reducer on
+every current leaf, clusters its latent codes into two groups and turns each
+group into a prototype in data space (the decoded latent centroid, or the
+member mean for reducers without an inverse). Scoring is the distance of a
+sample to its nearest final prototype under the chosen metric: higher = more
+anomalous. torch is imported only when a model is fitted or used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from drama2.device import check_random_state, resolve_device, seed_from
+from drama2.errors import InvalidInputError
+from drama2.preprocessing import Scaler
+from drama2.registry import get_registry
+from drama2.validation import check_array, check_is_fitted, check_n_features
+
+__all__ = ["Drama", "Leaf"]
+
+
+@dataclass
+class Leaf:
+    """One leaf of the split tree.
+
+    Attributes
+    ----------
+    path : str
+        Binary path from the root ("0", "01", ...).
+    members : ndarray of int
+        Row indices (into the training data) of the leaf's members.
+    prototype : ndarray of shape (d,)
+        Prototype in distance space (scaled units).
+    """
+
+    path: str
+    members: np.ndarray
+    prototype: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.members.size)
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+
+class Drama(BaseEstimator):
+    """DRAMA anomaly detector: distance to the nearest cluster prototype.
+
+    Parameters
+    ----------
+    reducer : str, default "pca"
+        Registered reducer name (``drama2 list reducers``): none, pca, ica, nmf, ...
+    n_components : int, default 2
+        Latent size of the reducer (ignored by ``none``).
+    clusterer : str, default "ward"
+        Registered clusterer used to split each leaf in two (ward, kmeans, ...).
+    split_levels : int, default 1
+        Number of binary split levels; at most ``2 ** split_levels`` prototypes.
+    metric : str, default "l2"
+        Registered metric name (``drama2 list metrics``).
+    scaling : {"minmax", "robust", "standard", "global", "none"}, default "minmax"
+        Per-feature scaling fitted on the training data. ``"global"`` is the
+        original's single scalar scaling (see :meth:`original`).
+    prototype : {"decode", "mean"}, default "decode"
+        ``decode`` maps each group's latent centroid back to data space with
+        the reducer's inverse; ``mean`` uses the members' mean. Reducers without
+        an inverse always use the mean.
+    min_leaf_size : int, default 2
+        Groups with fewer members make no prototype (their members are still
+        scored against the others); leaves smaller than twice this are not split.
+    reducer_params, clusterer_params : dict, optional
+        Extra keyword arguments for the reducer and clusterer.
+    contamination : float in (0, 0.5] or "auto", default 0.1
+        Share of training samples :meth:`predict` flags. ``"auto"`` uses
+        Tukey's fence (Q3 + 1.5 IQR) on the training scores instead.
+    device : str, default "auto"
+        Torch device for the distance kernels ("auto", "cpu", "cuda", ...).
+    random_state : int, numpy Generator or None
+        Seeds the reducers and clusterers; an int makes fits repeatable.
+
+    Attributes
+    ----------
+    prototypes_ : ndarray of shape (K, n_features)
+        Prototypes in input units.
+    leaves_ : list of Leaf
+        The final leaves that own a prototype.
+    leaf_labels_ : ndarray of shape (n_samples,)
+        Index into ``leaves_`` of each training row, -1 for rows whose group
+        was too small to make a prototype.
+    leaf_stats_ : drama2.metrics.LeafStats
+        Member mean, population covariance and size of each leaf (distance space).
+    decision_scores_ : ndarray of shape (n_samples,)
+        Anomaly scores of the training data.
+    threshold_ : float
+        Score above which :meth:`predict` flags a sample.
+    labels_ : ndarray of shape (n_samples,)
+        0/1 flags of the training data.
+    """
+
+    def __init__(self, reducer="pca", n_components=2, clusterer="ward", split_levels=1, metric="l2",
+                 scaling="minmax", prototype="decode", min_leaf_size=2, reducer_params=None,
+                 clusterer_params=None, contamination=0.1, device="auto", random_state=None):
+        self.reducer = reducer
+        self.n_components = n_components
+        self.clusterer = clusterer
+        self.split_levels = split_levels
+        self.metric = metric
+        self.scaling = scaling
+        self.prototype = prototype
+        self.min_leaf_size = min_leaf_size
+        self.reducer_params = reducer_params
+        self.clusterer_params = clusterer_params
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+
+    @classmethod
+    def original(cls, reducer="pca", metric="l2", split_levels=1, **params) -> "Drama":
+        """The 2019 DRAMA algorithm, for reproducing published numbers.
+
+        Global scalar scaling (``X / max(X)``, then one min-max), Ward
+        splitting, prototypes decoded from latent centroids, latent size 2,
+        squared Mahalanobis with a pseudo-inverse, reducers seeded with 0. It
+        keeps none of the original's bugs (chunked clustering, phantom
+        prototypes, NaN as normal). Prefer the default ``Drama()`` for new work:
+        the global scaling lets the widest feature dominate every distance.
+        """
+        settings = dict(reducer=reducer, metric=metric, split_levels=split_levels, n_components=2,
+                        clusterer="ward", scaling="global", prototype="decode", random_state=0)
+        settings.update(params)
+        return cls(**settings)
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        if not isinstance(self.split_levels, (int, np.integer)) or self.split_levels < 1:
+            raise InvalidInputError(f"split_levels must be an integer >= 1, got {self.split_levels!r}.")
+        if not isinstance(self.min_leaf_size, (int, np.integer)) or self.min_leaf_size < 1:
+            raise InvalidInputError(f"min_leaf_size must be an integer >= 1, got {self.min_leaf_size!r}.")
+        if self.prototype not in ("decode", "mean"):
+            raise InvalidInputError(f"prototype must be 'decode' or 'mean', got {self.prototype!r}.")
+        c = self.contamination
+        if not (c == "auto" or (isinstance(c, (float, int)) and 0 < c <= 0.5)):
+            raise InvalidInputError(f"contamination must be a float in (0, 0.5] or 'auto', got {c!r}.")
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None):
+        """Fit the split tree and prototypes on ``X`` (labels are ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        registry = get_registry()
+        reducer_cls = registry.load("reducers", self.reducer)
+        clusterer_cls = registry.load("clusterers", self.clusterer)
+        from drama2.metrics import LeafStats, get_metric
+
+        get_metric(self.metric)  # fail on an unknown metric before any work
+        min_rows = 2 * int(self.min_leaf_size)
+        X = check_array(X, estimator="Drama")
+        if X.shape[0] < min_rows:
+            raise InvalidInputError(
+                f"Drama: X has {X.shape[0]} rows, but splitting into two groups of at least "
+                f"min_leaf_size={self.min_leaf_size} needs {min_rows}. Provide more rows or lower min_leaf_size."
+            )
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        self.scaler_ = Scaler(self.scaling).fit(X)
+        Xd = self.scaler_.to_distance_space(X)
+        Xr = self.scaler_.to_reducer_space(Xd)
+
+        leaves = [Leaf(path="", members=np.arange(X.shape[0]))]
+        for _ in range(int(self.split_levels)):
+            next_level = []
+            for leaf in leaves:
+                next_level.extend(self._split(leaf, Xd, Xr, reducer_cls, clusterer_cls, rng))
+            leaves = next_level
+        leaves = [leaf for leaf in leaves if leaf.prototype is not None]
+
+        self.leaves_ = leaves
+        self.leaf_labels_ = np.full(X.shape[0], -1, dtype=np.int64)
+        for k, leaf in enumerate(leaves):
+            self.leaf_labels_[leaf.members] = k
+        self._prototypes_scaled = np.stack([leaf.prototype for leaf in leaves])
+        self.prototypes_ = self.scaler_.from_distance_space(self._prototypes_scaled)
+        self.leaf_stats_ = LeafStats.from_groups([Xd[leaf.members] for leaf in leaves])
+        self.n_features_in_ = X.shape[1]
+
+        self.decision_scores_ = self._score_scaled(Xd, self.metric)
+        self.threshold_ = self._threshold(self.decision_scores_)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        return self
+
+    def _leaf_seed(self, rng):
+        if isinstance(self.random_state, (int, np.integer)):
+            return int(self.random_state)
+        return seed_from(rng)
+
+    def _split(self, leaf, Xd, Xr, reducer_cls, clusterer_cls, rng):
+        """Split ``leaf`` in two; a leaf too small to split is carried to the next level unchanged."""
+        if leaf.size < 2 * self.min_leaf_size or (leaf.prototype is not None and leaf.size <= self.n_components):
+            return [leaf]
+        rows = Xr[leaf.members]
+        reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng),
+                              **(self.reducer_params or {}))
+        Z = np.asarray(reducer.fit_transform(rows), dtype=np.float64)
+        clusterer = clusterer_cls(n_clusters=2, random_state=self._leaf_seed(rng), **(self.clusterer_params or {}))
+        labels = np.asarray(clusterer.fit_predict(Z))
+        decode = self.prototype == "decode" and getattr(reducer, "has_inverse", True)
+        children = []
+        for k in range(2):
+            mask = labels == k
+            if mask.sum() < self.min_leaf_size:
+                continue  # no phantom prototypes from empty or tiny groups
+            members = leaf.members[mask]
+            if decode:
+                centroid = Z[mask].mean(axis=0, keepdims=True)
+                proto = self.scaler_.from_reducer_space(reducer.inverse_transform(centroid))[0]
+            else:
+                proto = Xd[members].mean(axis=0)
+            children.append(Leaf(path=leaf.path + str(k), members=members, prototype=proto))
+        return children or [leaf]
+
+    def _threshold(self, scores):
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25, 75])
+            return float(q3 + 1.5 * (q3 - q1))
+        return float(np.percentile(scores, 100.0 * (1.0 - self.contamination)))
+
+    # ------------------------------------------------------------------ scoring
+    def _score_scaled(self, Xd, metric):
+        from drama2.metrics import nearest_prototype
+
+        scores, _ = nearest_prototype(Xd, self._prototypes_scaled, metric, self.leaf_stats_, device=self.device_)
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            raise InvalidInputError(
+                f"Drama: metric {metric!r} gave {int(bad.sum())} non-finite distances (first rows "
+                f"{np.flatnonzero(bad)[:5].tolist()}); this metric is undefined for these samples, so "
+                "choose another metric."
+            )
+        return scores
+
+    def _prepare(self, X):
+        check_is_fitted(self, "prototypes_")
+        is_tensor = hasattr(X, "detach") and hasattr(X, "device")
+        device = X.device if is_tensor else None
+        X = check_array(X, estimator="Drama")
+        check_n_features(X, self.n_features_in_, estimator="Drama")
+        return self.scaler_.to_distance_space(X), device
+
+    @staticmethod
+    def _like_input(values, device):
+        if device is None:
+            return values
+        import torch
+
+        return torch.as_tensor(values, device=device)
+
+    def score_samples(self, X, metric=None):
+        """Anomaly score of each sample: distance to the nearest prototype (higher = more anomalous).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+        metric : str, optional
+            Score with another registered metric than ``self.metric``, reusing
+            this fit (how a DRAMA grid evaluates every metric with one fit).
+
+        Returns
+        -------
+        ndarray (or tensor on X's device) of shape (n_samples,)
+        """
+        Xd, device = self._prepare(X)
+        return self._like_input(self._score_scaled(Xd, metric or self.metric), device)
+
+    def decision_function(self, X):
+        """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous)."""
+        return self.score_samples(X)
+
+    def predict(self, X):
+        """0/1 flags: 1 where the score exceeds ``threshold_``."""
+        scores = np.asarray(self.score_samples(np.asarray(X) if not hasattr(X, "detach") else X.detach().cpu()))
+        return (scores > self.threshold_).astype(np.int64)
+
+    def nearest_leaf(self, X, metric=None):
+        """Index into ``leaves_`` of each sample's nearest prototype."""
+        from drama2.metrics import nearest_prototype
+
+        Xd, _ = self._prepare(X)
+        _, index = nearest_prototype(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_,
+                                     device=self.device_)
+        return index

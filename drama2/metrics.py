@@ -1,0 +1,279 @@
+"""The ten DRAMA distance metrics as vectorised torch kernels, computed in row chunks.
+
+A kernel has the signature ``kernel(X, P, stats) -> D`` where ``X`` is an
+(m, d) chunk of samples, ``P`` the (K, d) prototypes and ``stats`` the
+:class:`LeafStats` of the K leaves; it returns the (m, K) distances on the
+same device and never modifies its inputs (operations that work in place only
+touch temporaries the kernel allocated itself).
+
+:func:`pairwise_distances` drives a kernel over row chunks sized so that the
+(rows, K, d) temporaries stay within a fixed budget, whatever the number of rows.
+
+Definitions follow the DRAMA paper (SPEC §2.5): ``u`` is a sample, ``v`` the
+prototype of leaf ``j``.
+
+========== ===========================================================
+key        distance
+========== ===========================================================
+l1         Σ|u − v|
+l2         (Σ(u − v)²)^½
+l4         (Σ(u − v)⁴)^¼
+wl2        (Σ(w_j (u − v))²)^½, w_j = 1/σ_j, σ_j = sqrt(max(var_j, 1e-4))
+wl4        as wl2 with power 4
+braycurtis Σ|u − v| / Σ|u + v| (0/0 counts 0)
+chebyshev  max|u − v|
+canberra   Σ |u − v| / (|u| + |v|), terms with 0/0 count 0
+correlation 1 − centred cosine; a constant vector gets 1e-7 added to its first
+           element (on a copy) as the original did; still-undefined cases give 1
+mahalanobis squared, (u − μ_j)ᵀ Σ_j⁺ (u − μ_j) with the leaf's member mean μ_j
+========== ===========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from drama2.errors import InvalidInputError
+
+__all__ = [
+    "LeafStats",
+    "METRIC_NAMES",
+    "SIGMA_FLOOR_VARIANCE",
+    "pairwise_distances",
+    "nearest_prototype",
+    "get_metric",
+]
+
+#: Variance floor of the weighted metrics: σ = sqrt(max(var, 1e-4)), i.e. σ ≥ 0.01.
+SIGMA_FLOOR_VARIANCE = 1e-4
+
+#: (rows × K × d) elements per chunk. Small enough that CPU temporaries stay in
+#: cache (large chunks were several times slower), large enough to amortise
+#: Python overhead; on CUDA far larger chunks keep the device busy.
+CPU_CHUNK_ELEMENTS = 1 << 18
+CUDA_CHUNK_ELEMENTS = 1 << 26
+
+
+@dataclass
+class LeafStats:
+    """Statistics of the members of each leaf, used by the weighted and Mahalanobis metrics.
+
+    Parameters
+    ----------
+    means : ndarray of shape (K, d)
+        Member mean of each leaf.
+    covariances : ndarray of shape (K, d, d)
+        Population covariance (divided by the member count) of each leaf.
+    sizes : ndarray of shape (K,)
+        Member count of each leaf.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+    sizes: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_groups(cls, groups: list[np.ndarray]) -> "LeafStats":
+        """Statistics of a list of (n_j, d) member arrays."""
+        means = np.stack([g.mean(axis=0) for g in groups])
+        covs = np.stack([np.atleast_2d(np.cov(g, rowvar=False, bias=True)) for g in groups])
+        sizes = np.array([len(g) for g in groups], dtype=np.int64)
+        return cls(means, covs, sizes)
+
+    def subset(self, index) -> "LeafStats":
+        """The statistics of the leaves selected by ``index``."""
+        return LeafStats(self.means[index], self.covariances[index], self.sizes[index])
+
+    @property
+    def variances(self) -> np.ndarray:
+        return np.diagonal(self.covariances, axis1=1, axis2=2).copy()
+
+    def inverse_sigmas(self) -> np.ndarray:
+        """1/σ per leaf and feature with the variance floored at :data:`SIGMA_FLOOR_VARIANCE`."""
+        return 1.0 / np.sqrt(np.maximum(self.variances, SIGMA_FLOOR_VARIANCE))
+
+    def precisions(self) -> np.ndarray:
+        """Moore–Penrose pseudo-inverse of each leaf covariance (computed once, cached)."""
+        if "precisions" not in self._cache:
+            self._cache["precisions"] = np.stack([np.linalg.pinv(c) for c in self.covariances])
+        return self._cache["precisions"]
+
+    def tensor(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """Statistic ``name`` (``means``, ``inverse_sigmas``, ``precisions``) as a tensor matching ``like``."""
+        key = (name, like.device, like.dtype)
+        if key not in self._cache:
+            value = getattr(self, name)
+            value = value() if callable(value) else value
+            self._cache[key] = torch.as_tensor(np.ascontiguousarray(value), dtype=like.dtype, device=like.device)
+        return self._cache[key]
+
+
+# --------------------------------------------------------------------------- kernels
+def _diff(X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """(m, K, d) differences in a fresh tensor (safe to modify in place)."""
+    return X.unsqueeze(1) - P.unsqueeze(0)
+
+
+def l1(X, P, stats=None):
+    return torch.cdist(X, P, p=1.0)
+
+
+def l2(X, P, stats=None):
+    # The matrix-product shortcut loses precision for near-identical rows.
+    return torch.cdist(X, P, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def l4(X, P, stats=None):
+    # Two squarings are exact and much faster than a generic pow(4).
+    return _diff(X, P).square_().square_().sum(-1).pow_(0.25)
+
+
+def chebyshev(X, P, stats=None):
+    return torch.cdist(X, P, p=float("inf"))
+
+
+def wl2(X, P, stats):
+    w = stats.tensor("inverse_sigmas", X)
+    return _diff(X, P).mul_(w).square_().sum(-1).sqrt_()
+
+
+def wl4(X, P, stats):
+    w = stats.tensor("inverse_sigmas", X)
+    return _diff(X, P).mul_(w).square_().square_().sum(-1).pow_(0.25)
+
+
+def braycurtis(X, P, stats=None):
+    num = torch.cdist(X, P, p=1.0)
+    den = (X.unsqueeze(1) + P.unsqueeze(0)).abs_().sum(-1)
+    # 0/0 (both vectors zero) counts as identical.
+    return torch.where(num == 0, torch.zeros_like(num), num / den)
+
+
+def canberra(X, P, stats=None):
+    num = _diff(X, P).abs_()
+    den = X.abs().unsqueeze(1) + P.abs().unsqueeze(0)
+    # Where |u_f| + |v_f| = 0 the numerator is 0 too: 0 / tiny = 0, the 0/0 rule.
+    return num.div_(den.clamp_min_(torch.finfo(X.dtype).tiny)).sum(-1)
+
+
+def _unit_centred(A: torch.Tensor) -> torch.Tensor:
+    constant = (A == A[:, :1]).all(dim=1)
+    if bool(constant.any()):
+        A = A.clone()
+        A[constant, 0] += 1e-7  # the original's rule for constant vectors, on a copy
+    centred = A - A.mean(dim=1, keepdim=True)
+    norm = torch.linalg.vector_norm(centred, dim=1, keepdim=True)
+    # A vector with no spread left (d = 1) has no defined correlation: zero it, giving distance 1.
+    return torch.where(norm > 0, centred / norm.clamp_min(torch.finfo(A.dtype).tiny), torch.zeros_like(centred))
+
+
+def correlation(X, P, stats=None):
+    return 1.0 - _unit_centred(X) @ _unit_centred(P).T
+
+
+def mahalanobis(X, P, stats):
+    means = stats.tensor("means", X)
+    precisions = stats.tensor("precisions", X)
+    out = torch.empty((X.shape[0], means.shape[0]), dtype=X.dtype, device=X.device)
+    for j in range(means.shape[0]):
+        diff = X - means[j]
+        out[:, j] = ((diff @ precisions[j]) * diff).sum(-1)
+    return out
+
+
+METRIC_NAMES = ("l1", "l2", "l4", "wl2", "wl4", "braycurtis", "chebyshev", "canberra", "correlation",
+                "mahalanobis")
+
+
+def get_metric(metric: str | Callable) -> Callable:
+    """The kernel for a metric name (resolved through the plugin registry) or a kernel itself."""
+    if callable(metric):
+        return metric
+    from drama2.registry import get_registry
+
+    return get_registry().load("metrics", metric)
+
+
+# --------------------------------------------------------------------------- drivers
+def _chunk_rows(n_prototypes: int, n_features: int, device: torch.device, chunk_elements: int | None) -> int:
+    budget = chunk_elements or (CUDA_CHUNK_ELEMENTS if device.type == "cuda" else CPU_CHUNK_ELEMENTS)
+    return max(1, budget // max(1, n_prototypes * n_features))
+
+
+def _iter_distances(X, prototypes, metric, stats, device, dtype, chunk_elements):
+    kernel = get_metric(metric)
+    device = torch.device(device)
+    if isinstance(X, np.ndarray):
+        source = torch.from_numpy(np.ascontiguousarray(X))
+    else:
+        source = X
+    P = torch.as_tensor(np.asarray(prototypes) if not torch.is_tensor(prototypes) else prototypes)
+    P = P.to(device=device, dtype=dtype)
+    if P.ndim != 2 or source.ndim != 2 or P.shape[1] != source.shape[1]:
+        raise InvalidInputError(
+            f"X must be (n, d) and prototypes (K, d) with the same d; got {tuple(source.shape)} and {tuple(P.shape)}."
+        )
+    rows = _chunk_rows(P.shape[0], P.shape[1], device, chunk_elements)
+    for start in range(0, source.shape[0], rows):
+        chunk = source[start:start + rows].to(device=device, dtype=dtype)
+        yield start, kernel(chunk, P, stats)
+
+
+def pairwise_distances(X, prototypes, metric="l2", stats: LeafStats | None = None, *, device="cpu",
+                       dtype=torch.float64, chunk_elements: int | None = None):
+    """Distances between every sample and every prototype, computed in row chunks.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor of shape (n, d)
+        Samples. A tensor input gives a tensor output on the same device.
+    prototypes : array-like of shape (K, d)
+        Prototypes (one per leaf).
+    metric : str or callable
+        A registered metric name or a kernel.
+    stats : LeafStats, optional
+        Leaf statistics; required by ``wl2``, ``wl4`` and ``mahalanobis``.
+    device : str or torch.device
+        Where to compute.
+    dtype : torch.dtype
+        Compute precision (float64 by default, which the reference scores need).
+    chunk_elements : int, optional
+        Budget of (rows × K × d) elements per chunk.
+
+    Returns
+    -------
+    ndarray or torch.Tensor of shape (n, K)
+    """
+    out = None
+    for start, dist in _iter_distances(X, prototypes, metric, stats, device, dtype, chunk_elements):
+        if out is None:
+            out = torch.empty((X.shape[0], dist.shape[1]), dtype=dtype, device=dist.device)
+        out[start:start + dist.shape[0]] = dist
+    if torch.is_tensor(X):
+        return out.to(X.device)
+    return out.cpu().numpy()
+
+
+def nearest_prototype(X, prototypes, metric="l2", stats: LeafStats | None = None, *, device="cpu",
+                      dtype=torch.float64, chunk_elements: int | None = None):
+    """Distance to, and index of, the nearest prototype for every sample (memory O(n), not O(nK)).
+
+    Returns
+    -------
+    distances : ndarray of shape (n,)
+    index : ndarray of shape (n,) of int64
+    """
+    n = X.shape[0]
+    best = np.empty(n, dtype=np.float64)
+    index = np.empty(n, dtype=np.int64)
+    for start, dist in _iter_distances(X, prototypes, metric, stats, device, dtype, chunk_elements):
+        values, which = dist.min(dim=1)
+        stop = start + dist.shape[0]
+        best[start:stop] = values.cpu().numpy()
+        index[start:stop] = which.cpu().numpy()
+    return best, index

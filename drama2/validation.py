@@ -1,0 +1,91 @@
+"""Input checks shared by every estimator: shapes, finiteness, feature counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from drama2.errors import InvalidInputError, NotFittedError
+
+
+def check_array(X: Any, *, name: str = "X", min_samples: int = 1, estimator: str = "drama2") -> np.ndarray:
+    """Return ``X`` as a C-contiguous 2-D float64 array, or raise a clear error.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The data. Lists, numpy arrays and torch tensors (moved to the CPU) are accepted.
+    name : str
+        The argument name used in error messages.
+    min_samples : int
+        The fewest rows the caller can work with.
+    estimator : str
+        The caller's name, used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        The data as float64, never a view the caller could see mutated.
+
+    Raises
+    ------
+    InvalidInputError
+        For non-numeric, empty, non-2-D or non-finite input, or too few rows.
+    """
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor, without importing torch
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{estimator}: {name} must be numeric (n_samples, n_features) data; could not convert it "
+            f"to float64 ({exc}). Drop or encode non-numeric columns first."
+        ) from None
+    if arr.ndim == 1:
+        raise InvalidInputError(
+            f"{estimator}: {name} must be 2-D (n_samples, n_features), got a 1-D array of shape {arr.shape}. "
+            f"Use {name}.reshape(-1, 1) if it is one feature, or {name}.reshape(1, -1) if it is one sample."
+        )
+    if arr.ndim != 2:
+        raise InvalidInputError(
+            f"{estimator}: {name} must be 2-D (n_samples, n_features), got {arr.ndim} dimensions "
+            f"with shape {arr.shape}. Flatten each sample first, e.g. {name}.reshape(len({name}), -1)."
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidInputError(
+            f"{estimator}: {name} is empty (shape {arr.shape}); it needs at least one row and one feature."
+        )
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = ~finite
+        rows = np.flatnonzero(bad.any(axis=1))
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(bad.sum()) - n_nan
+        raise InvalidInputError(
+            f"{estimator}: {name} contains {n_nan} NaN and {n_inf} infinite values in {rows.size} rows "
+            f"(first rows: {rows[:5].tolist()}). drama2 never treats a missing value as normal: impute "
+            f"them (e.g. sklearn.impute.SimpleImputer) or drop those rows before fitting or scoring."
+        )
+    if arr.shape[0] < min_samples:
+        raise InvalidInputError(
+            f"{estimator}: {name} has {arr.shape[0]} rows but at least {min_samples} are needed."
+        )
+    return np.array(arr, dtype=np.float64, order="C", copy=True)
+
+
+def check_n_features(X: np.ndarray, expected: int, *, estimator: str) -> None:
+    """Raise when scoring data has a different number of features than the training data."""
+    if X.shape[1] != expected:
+        raise InvalidInputError(
+            f"{estimator}: X has {X.shape[1]} features, but the model was fitted on {expected}. "
+            "Score data with the same columns, in the same order, as the training data."
+        )
+
+
+def check_is_fitted(estimator: Any, attribute: str) -> None:
+    """Raise :class:`NotFittedError` when ``estimator`` lacks the fitted ``attribute``."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} is not fitted yet; call fit(X) before using it."
+        )
