@@ -75,9 +75,12 @@ class Drama(BaseEstimator):
         ``decode`` maps each group's latent centroid back to data space with
         the reducer's inverse; ``mean`` uses the members' mean. Reducers without
         an inverse always use the mean.
-    min_leaf_size : int, default 2
-        Groups with fewer members make no prototype (their members are still
-        scored against the others); leaves smaller than twice this are not split.
+    min_leaf_size : int or float, default 0.05
+        Smallest group that makes a prototype: a count, or a share of the
+        training rows when below 1. Smaller groups make none (their members
+        are scored against the other prototypes), so a handful of anomalies
+        that cluster together cannot become a prototype of their own; leaves
+        smaller than twice this are not split. :meth:`original` uses 2.
     reducer_params, clusterer_params : dict, optional
         Extra keyword arguments for the reducer and clusterer.
     contamination : float in (0, 0.5] or "auto", default 0.1
@@ -108,7 +111,7 @@ class Drama(BaseEstimator):
     """
 
     def __init__(self, reducer="pca", n_components=2, clusterer="ward", split_levels=1, metric="l2",
-                 scaling="minmax", prototype="decode", min_leaf_size=2, reducer_params=None,
+                 scaling="minmax", prototype="decode", min_leaf_size=0.05, reducer_params=None,
                  clusterer_params=None, contamination=0.1, device="auto", random_state=None):
         self.reducer = reducer
         self.n_components = n_components
@@ -136,7 +139,8 @@ class Drama(BaseEstimator):
         the global scaling lets the widest feature dominate every distance.
         """
         settings = dict(reducer=reducer, metric=metric, split_levels=split_levels, n_components=2,
-                        clusterer="ward", scaling="global", prototype="decode", random_state=0)
+                        clusterer="ward", scaling="global", prototype="decode", min_leaf_size=2,
+                        random_state=0)
         settings.update(params)
         return cls(**settings)
 
@@ -144,8 +148,11 @@ class Drama(BaseEstimator):
     def _check_params(self):
         if not isinstance(self.split_levels, (int, np.integer)) or self.split_levels < 1:
             raise InvalidInputError(f"split_levels must be an integer >= 1, got {self.split_levels!r}.")
-        if not isinstance(self.min_leaf_size, (int, np.integer)) or self.min_leaf_size < 1:
-            raise InvalidInputError(f"min_leaf_size must be an integer >= 1, got {self.min_leaf_size!r}.")
+        m = self.min_leaf_size
+        if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not (
+                0 < m < 1 or (m >= 1 and float(m).is_integer())):
+            raise InvalidInputError(
+                f"min_leaf_size must be a share in (0, 1) or an integer >= 1, got {self.min_leaf_size!r}.")
         if self.prototype not in ("decode", "mean"):
             raise InvalidInputError(f"prototype must be 'decode' or 'mean', got {self.prototype!r}.")
         c = self.contamination
@@ -172,12 +179,15 @@ class Drama(BaseEstimator):
         from drama2.metrics import LeafStats, get_metric
 
         get_metric(self.metric)  # fail on an unknown metric before any work
-        min_rows = 2 * int(self.min_leaf_size)
         X = check_array(X, estimator="Drama")
+        m = self.min_leaf_size
+        self.min_leaf_size_ = max(2, int(np.ceil(m * X.shape[0]))) if m < 1 else int(m)
+        min_rows = 2 * self.min_leaf_size_
         if X.shape[0] < min_rows:
             raise InvalidInputError(
                 f"Drama: X has {X.shape[0]} rows, but splitting into two groups of at least "
-                f"min_leaf_size={self.min_leaf_size} needs {min_rows}. Provide more rows or lower min_leaf_size."
+                f"{self.min_leaf_size_} rows (min_leaf_size={self.min_leaf_size}) needs {min_rows}. "
+                "Provide more rows or lower min_leaf_size."
             )
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
@@ -214,7 +224,7 @@ class Drama(BaseEstimator):
 
     def _split(self, leaf, Xd, Xr, reducer_cls, clusterer_cls, rng):
         """Split ``leaf`` in two; a leaf too small to split is carried to the next level unchanged."""
-        if leaf.size < 2 * self.min_leaf_size or (leaf.prototype is not None and leaf.size <= self.n_components):
+        if leaf.size < 2 * self.min_leaf_size_ or (leaf.prototype is not None and leaf.size <= self.n_components):
             return [leaf]
         rows = Xr[leaf.members]
         reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng),
@@ -226,7 +236,7 @@ class Drama(BaseEstimator):
         children = []
         for k in range(2):
             mask = labels == k
-            if mask.sum() < self.min_leaf_size:
+            if mask.sum() < self.min_leaf_size_:
                 continue  # no phantom prototypes from empty or tiny groups
             members = leaf.members[mask]
             if decode:

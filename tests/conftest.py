@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data directory ($DRAMA2_DATA, else ../shared/data); skip (or fail in CI) without it."""
+    candidate = Path(os.environ.get("DRAMA2_DATA") or ROOT.parent / "shared" / "data")
+    if not candidate.is_absolute():
+        candidate = (Path.cwd() / candidate).resolve()
+    if not (candidate / "odds").is_dir():
+        if os.environ.get("DRAMA2_REQUIRE_DATA") == "1":
+            pytest.fail(f"DRAMA2_REQUIRE_DATA=1 but no data directory at {candidate}")
+        pytest.skip(f"benchmark data not found at {candidate}; set DRAMA2_DATA")
+    return candidate
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(12345)

@@ -1,0 +1,120 @@
+"""Bad input gets a clear drama2 error (a ValueError/KeyError subclass) that says what to do."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from drama2 import Drama, Drama2Error, InvalidInputError, NotFittedError, UnknownComponentError
+
+
+@pytest.fixture
+def X(rng):
+    return rng.normal(size=(60, 4))
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "NaN"), (np.inf, "infinite")])
+def test_nan_and_inf_are_rejected_never_scored_as_normal(X, bad, match):
+    X = X.copy()
+    X[7, 2] = bad
+    with pytest.raises(InvalidInputError, match=match) as err:
+        Drama().fit(X)
+    assert "[7]" in str(err.value) and "impute" in str(err.value)
+    model = Drama(random_state=0).fit(np.nan_to_num(X, posinf=0.0))
+    with pytest.raises(InvalidInputError, match=match):
+        model.score_samples(X)
+
+
+def test_empty_and_one_dimensional_input(X):
+    with pytest.raises(InvalidInputError, match="empty"):
+        Drama().fit(np.empty((0, 3)))
+    with pytest.raises(InvalidInputError, match=r"reshape\(-1, 1\)"):
+        Drama().fit(X[:, 0])
+    with pytest.raises(InvalidInputError, match="3 dimensions"):
+        Drama().fit(X.reshape(3, 20, 4))
+    with pytest.raises(InvalidInputError, match="numeric"):
+        Drama().fit([["a", "b"], ["c", "d"]])
+
+
+def test_too_few_rows_for_the_split(X):
+    with pytest.raises(InvalidInputError, match="needs 4"):
+        Drama(min_leaf_size=2).fit(X[:3])
+    with pytest.raises(InvalidInputError, match="split_levels"):
+        Drama(split_levels=0).fit(X)
+
+
+def test_constant_columns(X):
+    with pytest.raises(InvalidInputError, match="every feature of X is constant"):
+        Drama().fit(np.ones((20, 3)))
+    X = X.copy()
+    X[:, 1] = 5.0
+    with pytest.warns(UserWarning, match="constant feature"):
+        model = Drama(random_state=0).fit(X)
+    assert np.isfinite(model.decision_scores_).all()
+
+
+def test_negative_values_for_nmf(X):
+    with pytest.raises(InvalidInputError, match="non-negative"):
+        Drama(reducer="nmf", scaling="standard").fit(X)
+
+
+def test_wrong_feature_count_at_scoring_time(X):
+    model = Drama(random_state=0).fit(X)
+    with pytest.raises(InvalidInputError, match="X has 3 features, but the model was fitted on 4"):
+        model.score_samples(X[:, :3])
+
+
+def test_latent_size_larger_than_the_data(X):
+    with pytest.raises(InvalidInputError, match="n_components=9 is larger than the number of features"):
+        Drama(n_components=9).fit(X)
+
+
+@pytest.mark.parametrize("param, value, match", [
+    ("reducer", "pac", "Did you mean 'pca'"),
+    ("metric", "euclid", "unknown metric"),
+    ("clusterer", "kmean", "Did you mean 'kmeans'"),
+])
+def test_unknown_component_names(X, param, value, match):
+    with pytest.raises(UnknownComponentError, match=match) as err:
+        Drama(**{param: value}).fit(X)
+    assert isinstance(err.value, KeyError) and isinstance(err.value, Drama2Error)
+
+
+def test_bad_parameter_values(X):
+    with pytest.raises(InvalidInputError, match="contamination"):
+        Drama(contamination=0.9).fit(X)
+    with pytest.raises(InvalidInputError, match="scaling"):
+        Drama(scaling="zscore").fit(X)
+    with pytest.raises(InvalidInputError, match="prototype"):
+        Drama(prototype="median").fit(X)
+    with pytest.raises(InvalidInputError, match="device"):
+        Drama(device="tpu").fit(X)
+
+
+def test_using_an_unfitted_model(X):
+    with pytest.raises(NotFittedError, match="call fit"):
+        Drama().score_samples(X)
+
+
+def test_a_metric_that_gives_nan_is_an_error_not_a_normal_score(X):
+    def nan_metric(A, P, stats):
+        out = (A[:, None, :] - P[None]).abs().sum(-1)
+        out[0] = float("nan")
+        return out
+
+    model = Drama(random_state=0).fit(X)
+    with pytest.raises(InvalidInputError, match="non-finite"):
+        model.score_samples(X, metric=nan_metric)
+
+
+def test_failed_fit_keeps_the_previous_fit(X, rng):
+    model = Drama(random_state=0).fit(X)
+    before = model.decision_scores_.copy()
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(InvalidInputError):
+        model.fit(bad)
+    np.testing.assert_array_equal(model.decision_scores_, before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.score_samples(X)

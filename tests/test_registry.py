@@ -1,0 +1,161 @@
+"""Plugin registry: built-ins through hooks, failure isolation, strict mode, ambiguity, suggestions."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import drama2
+from drama2.errors import AmbiguousComponentError, ComponentLoadError, PluginLoadError, UnknownComponentError
+from drama2.registry import Registry
+
+
+class GoodPlugin:
+    @drama2.hookimpl
+    def register_metrics(self, register):
+        register("manhattan2", lambda X, P, stats: (X[:, None, :] - P[None]).abs().sum(-1), description="test")
+
+    @drama2.hookimpl
+    def register_reducers(self, register):
+        register("pca", "drama2.reducers.linear:PCAReducer", description="a second pca")
+
+
+class BrokenPlugin:
+    @drama2.hookimpl
+    def register_reducers(self, register):
+        register("half-registered", "drama2.reducers.linear:PCAReducer")
+        raise RuntimeError("boom while registering")
+
+
+class LazyBrokenPlugin:
+    @drama2.hookimpl
+    def register_reducers(self, register):
+        register("ghost", "no_such_module_anywhere:Thing")
+
+
+def test_builtins_register_through_the_hooks():
+    registry = Registry(load_entry_points=False)
+    assert {"none", "pca", "ica", "nmf"} <= set(registry.names("reducers"))
+    assert {"ward", "kmeans"} <= set(registry.names("clusterers"))
+    builtin = registry.plugins()[0]
+    assert builtin.name == "drama2" and builtin.builtin and "register_reducers" in builtin.hooks
+
+
+def test_all_ten_metrics_are_registered():
+    from drama2.metrics import METRIC_NAMES
+
+    assert set(Registry(load_entry_points=False).names("metrics")) == set(METRIC_NAMES)
+
+
+def test_a_broken_plugin_is_reported_and_skipped():
+    registry = Registry(load_entry_points=False, plugins=[("good", GoodPlugin()), ("broken", BrokenPlugin())])
+    info = {p.name: p for p in registry.plugins()}
+    assert info["broken"].status == "failed"
+    assert "boom while registering" in info["broken"].error
+    # Nothing of the broken plugin landed, everything else did.
+    assert "half-registered" not in registry.names("reducers")
+    assert registry.load("metrics", "manhattan2") is not None
+    assert info["good"].status == "ok"
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal():
+    with pytest.raises(PluginLoadError, match="broken"):
+        Registry(load_entry_points=False, strict=True, plugins=[("broken", BrokenPlugin())])
+
+
+def test_duplicate_names_are_an_error_at_lookup_with_qualified_names():
+    registry = Registry(load_entry_points=False, plugins=[("good", GoodPlugin())])
+    with pytest.raises(AmbiguousComponentError) as err:
+        registry.get("reducers", "pca")
+    message = str(err.value)
+    assert "'drama2:pca'" in message and "'good:pca'" in message
+    assert isinstance(err.value, KeyError)
+    assert registry.get("reducers", "good:pca").provider == "good"
+    assert registry.get("reducers", "drama2:pca").provider == "drama2"
+    # Other names are unaffected.
+    assert registry.get("reducers", "nmf").provider == "drama2"
+
+
+def test_unknown_names_suggest_close_matches():
+    registry = Registry(load_entry_points=False)
+    with pytest.raises(UnknownComponentError, match="Did you mean 'pca'"):
+        registry.get("reducers", "pac")
+    with pytest.raises(UnknownComponentError, match="mahalanobis"):
+        registry.get("metrics", "mahalanobi")
+    with pytest.raises(UnknownComponentError, match="kinds are"):
+        registry.get("widgets", "x")
+
+
+def test_lazy_targets_import_only_on_use():
+    registry = Registry(load_entry_points=False, plugins=[("lazy", LazyBrokenPlugin())])
+    assert "ghost" in registry.names("reducers")  # listing never imports
+    with pytest.raises(ComponentLoadError, match="no_such_module_anywhere"):
+        registry.load("reducers", "ghost")
+
+
+def test_registration_rejects_bad_names_and_factories():
+    class BadName:
+        @drama2.hookimpl
+        def register_metrics(self, register):
+            register("has space", lambda *a: None)
+
+    class BadFactory:
+        @drama2.hookimpl
+        def register_metrics(self, register):
+            register("fine", 42)
+
+    registry = Registry(load_entry_points=False, plugins=[("badname", BadName()), ("badfactory", BadFactory())])
+    info = {p.name: p for p in registry.plugins()}
+    assert "without spaces" in info["badname"].error
+    assert "callable" in info["badfactory"].error
+
+
+def run_python(code, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
+
+
+def test_importing_drama2_and_listing_does_not_import_torch():
+    result = run_python("""
+        import sys, drama2
+        from drama2.registry import get_registry
+        reg = get_registry()
+        reg.names("reducers"); reg.names("metrics"); reg.plugins()
+        print("torch" in sys.modules)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.fixture
+def broken_distribution(tmp_path):
+    """A real installed distribution whose drama2 entry point fails to import."""
+    site = tmp_path / "site"
+    dist = site / "drama2_broken-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: drama2-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[drama2]\nbroken = drama2_broken_module\n")
+    (site / "drama2_broken_module.py").write_text("raise ImportError('this plugin is broken on purpose')\n")
+    return site
+
+
+def test_a_broken_entry_point_is_reported_by_the_cli(broken_distribution):
+    env = {"PYTHONPATH": str(broken_distribution) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-m", "drama2.cli", "plugins", "--json"], capture_output=True,
+                            text=True, env=dict(os.environ, **env))
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["broken"]["status"] == "failed"
+    assert plugins["broken"]["distribution"] == "drama2-broken"
+    assert "broken on purpose" in plugins["broken"]["error"]
+    # The rest of drama2 still works.
+    listing = subprocess.run([sys.executable, "-m", "drama2.cli", "list", "reducers", "--json"],
+                             capture_output=True, text=True, env=dict(os.environ, **env))
+    assert "pca" in {r["name"] for r in json.loads(listing.stdout)}
+    strict = subprocess.run([sys.executable, "-m", "drama2.cli", "list", "reducers"], capture_output=True,
+                            text=True, env=dict(os.environ, DRAMA2_STRICT_PLUGINS="1", **env))
+    assert strict.returncode != 0
+    assert "drama2-broken" in strict.stderr
