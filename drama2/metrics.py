@@ -149,7 +149,7 @@ def wl4(X, P, stats):
 
 def braycurtis(X, P, stats=None):
     num = torch.cdist(X, P, p=1.0)
-    den = (X.unsqueeze(1) + P.unsqueeze(0)).abs_().sum(-1)
+    den = torch.cdist(X, -P, p=1.0)  # Σ|u + v| = Σ|u − (−v)|
     # 0/0 (both vectors zero) counts as identical.
     return torch.where(num == 0, torch.zeros_like(num), num / den)
 
@@ -162,14 +162,15 @@ def canberra(X, P, stats=None):
 
 
 def _unit_centred(A: torch.Tensor) -> torch.Tensor:
-    constant = (A == A[:, :1]).all(dim=1)
+    low, high = torch.aminmax(A, dim=1)
+    constant = low == high
     if bool(constant.any()):
         A = A.clone()
         A[constant, 0] += 1e-7  # the original's rule for constant vectors, on a copy
     centred = A - A.mean(dim=1, keepdim=True)
     norm = torch.linalg.vector_norm(centred, dim=1, keepdim=True)
-    # A vector with no spread left (d = 1) has no defined correlation: zero it, giving distance 1.
-    return torch.where(norm > 0, centred / norm.clamp_min(torch.finfo(A.dtype).tiny), torch.zeros_like(centred))
+    # A vector with no spread left (d = 1) is all zeros here: 0 / tiny = 0, giving distance 1.
+    return centred.div_(norm.clamp_min_(torch.finfo(A.dtype).tiny))
 
 
 def correlation(X, P, stats=None):
@@ -186,6 +187,13 @@ def mahalanobis(X, P, stats):
     return out
 
 
+# Kernels that never build (rows, K, d) temporaries run faster on larger chunks:
+# fewer calls, and torch.cdist / matrix products parallelise better.
+for _kernel in (l1, l2, braycurtis):
+    _kernel.chunk_elements = 1 << 22
+chebyshev.chunk_elements = 1 << 21
+mahalanobis.chunk_elements = 1 << 20
+
 METRIC_NAMES = ("l1", "l2", "l4", "wl2", "wl4", "braycurtis", "chebyshev", "canberra", "correlation",
                 "mahalanobis")
 
@@ -200,8 +208,13 @@ def get_metric(metric: str | Callable) -> Callable:
 
 
 # --------------------------------------------------------------------------- drivers
-def _chunk_rows(n_prototypes: int, n_features: int, device: torch.device, chunk_elements: int | None) -> int:
-    budget = chunk_elements or (CUDA_CHUNK_ELEMENTS if device.type == "cuda" else CPU_CHUNK_ELEMENTS)
+def _chunk_rows(kernel, n_prototypes: int, n_features: int, device: torch.device, chunk_elements: int | None) -> int:
+    if chunk_elements is None:
+        if device.type == "cuda":
+            chunk_elements = CUDA_CHUNK_ELEMENTS
+        else:
+            chunk_elements = getattr(kernel, "chunk_elements", CPU_CHUNK_ELEMENTS)
+    budget = chunk_elements
     return max(1, budget // max(1, n_prototypes * n_features))
 
 
@@ -218,7 +231,7 @@ def _iter_distances(X, prototypes, metric, stats, device, dtype, chunk_elements)
         raise InvalidInputError(
             f"X must be (n, d) and prototypes (K, d) with the same d; got {tuple(source.shape)} and {tuple(P.shape)}."
         )
-    rows = _chunk_rows(P.shape[0], P.shape[1], device, chunk_elements)
+    rows = _chunk_rows(kernel, P.shape[0], P.shape[1], device, chunk_elements)
     for start in range(0, source.shape[0], rows):
         chunk = source[start:start + rows].to(device=device, dtype=dtype)
         yield start, kernel(chunk, P, stats)
