@@ -4,6 +4,7 @@ Importing drama2 is cheap: torch is imported only when a model is fitted or
 scored, and plugins are loaded on first use of the registry.
 """
 
+from drama2 import evaluation
 from drama2._version import __version__
 from drama2.datasets import Dataset, load_dataset
 from drama2.engine import Drama
@@ -22,6 +23,7 @@ from drama2.registry import get_registry
 __all__ = [
     "__version__",
     "Drama",
+    "evaluation",
     "Dataset",
     "load_dataset",
     "get_registry",

@@ -142,3 +142,37 @@ def test_every_reducer_and_metric_finds_obvious_outliers(reducer, metric, rng):
     model = Drama(reducer=reducer, metric=metric, random_state=0).fit(X)
     assert np.isfinite(model.decision_scores_).all()
     assert auc(y, model.decision_scores_) > 0.8
+
+
+def test_reducers_without_an_inverse_use_member_means(rng, monkeypatch):
+    import drama2
+    import drama2.engine
+    from drama2.reducers import Reducer
+    from drama2.registry import Registry
+
+    class FirstTwoColumns(Reducer):
+        has_inverse = False
+
+        def __init__(self, n_components=2, random_state=None):
+            self.n_components = n_components
+            self.random_state = random_state
+
+        def _fit(self, X):
+            pass
+
+        def _transform(self, X):
+            return X[:, :2]
+
+    class Plugin:
+        @drama2.hookimpl
+        def register_reducers(self, register):
+            register("first-two", FirstTwoColumns)
+
+    registry = Registry(load_entry_points=False, plugins=[("test", Plugin())])
+    monkeypatch.setattr(drama2.engine, "get_registry", lambda: registry)
+    X, _ = blobs(rng, outliers=0)
+    model = Drama(reducer="first-two", random_state=0).fit(X)
+    Xs = model.scaler_.to_distance_space(X)
+    for k, leaf in enumerate(model.leaves_):
+        np.testing.assert_allclose(model.prototypes_[k], X[leaf.members].mean(0), atol=1e-9)
+        np.testing.assert_allclose(model._prototypes_scaled[k], Xs[leaf.members].mean(0), atol=1e-12)
