@@ -181,40 +181,45 @@ class Drama(BaseEstimator):
         get_metric(self.metric)  # fail on an unknown metric before any work
         X = check_array(X, estimator="Drama")
         m = self.min_leaf_size
-        self.min_leaf_size_ = max(2, int(np.ceil(m * X.shape[0]))) if m < 1 else int(m)
-        min_rows = 2 * self.min_leaf_size_
-        if X.shape[0] < min_rows:
+        min_leaf = max(2, int(np.ceil(m * X.shape[0]))) if m < 1 else int(m)
+        if X.shape[0] < 2 * min_leaf:
             raise InvalidInputError(
                 f"Drama: X has {X.shape[0]} rows, but splitting into two groups of at least "
-                f"{self.min_leaf_size_} rows (min_leaf_size={self.min_leaf_size}) needs {min_rows}. "
+                f"{min_leaf} rows (min_leaf_size={self.min_leaf_size}) needs {2 * min_leaf}. "
                 "Provide more rows or lower min_leaf_size."
             )
-        self.device_ = resolve_device(self.device)
+        device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        self.scaler_ = Scaler(self.scaling).fit(X)
-        Xd = self.scaler_.to_distance_space(X)
-        Xr = self.scaler_.to_reducer_space(Xd)
+        scaler = Scaler(self.scaling).fit(X)
+        Xd = scaler.to_distance_space(X)
+        Xr = scaler.to_reducer_space(Xd)
 
         leaves = [Leaf(path="", members=np.arange(X.shape[0]))]
         for _ in range(int(self.split_levels)):
             next_level = []
             for leaf in leaves:
-                next_level.extend(self._split(leaf, Xd, Xr, reducer_cls, clusterer_cls, rng))
+                next_level.extend(self._split(leaf, Xd, Xr, scaler, min_leaf, reducer_cls, clusterer_cls, rng))
             leaves = next_level
         leaves = [leaf for leaf in leaves if leaf.prototype is not None]
+        prototypes = np.stack([leaf.prototype for leaf in leaves])
+        stats = LeafStats.from_groups([Xd[leaf.members] for leaf in leaves])
+        scores = _nearest(Xd, prototypes, self.metric, stats, device)[0]
 
+        # Fitted state is replaced only now, so a fit that fails midway leaves the previous fit usable.
+        self.min_leaf_size_ = min_leaf
+        self.device_ = device
+        self.scaler_ = scaler
         self.leaves_ = leaves
         self.leaf_labels_ = np.full(X.shape[0], -1, dtype=np.int64)
         for k, leaf in enumerate(leaves):
             self.leaf_labels_[leaf.members] = k
-        self._prototypes_scaled = np.stack([leaf.prototype for leaf in leaves])
-        self.prototypes_ = self.scaler_.from_distance_space(self._prototypes_scaled)
-        self.leaf_stats_ = LeafStats.from_groups([Xd[leaf.members] for leaf in leaves])
+        self._prototypes_scaled = prototypes
+        self.prototypes_ = scaler.from_distance_space(prototypes)
+        self.leaf_stats_ = stats
         self.n_features_in_ = X.shape[1]
-
-        self.decision_scores_ = self._score_scaled(Xd, self.metric)
-        self.threshold_ = self._threshold(self.decision_scores_)
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.decision_scores_ = scores
+        self.threshold_ = self._threshold(scores)
+        self.labels_ = (scores > self.threshold_).astype(np.int64)
         return self
 
     def _leaf_seed(self, rng):
@@ -222,9 +227,9 @@ class Drama(BaseEstimator):
             return int(self.random_state)
         return seed_from(rng)
 
-    def _split(self, leaf, Xd, Xr, reducer_cls, clusterer_cls, rng):
+    def _split(self, leaf, Xd, Xr, scaler, min_leaf, reducer_cls, clusterer_cls, rng):
         """Split ``leaf`` in two; a leaf too small to split is carried to the next level unchanged."""
-        if leaf.size < 2 * self.min_leaf_size_ or (leaf.prototype is not None and leaf.size <= self.n_components):
+        if leaf.size < 2 * min_leaf or (leaf.prototype is not None and leaf.size <= self.n_components):
             return [leaf]
         rows = Xr[leaf.members]
         reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng),
@@ -236,12 +241,12 @@ class Drama(BaseEstimator):
         children = []
         for k in range(2):
             mask = labels == k
-            if mask.sum() < self.min_leaf_size_:
+            if mask.sum() < min_leaf:
                 continue  # no phantom prototypes from empty or tiny groups
             members = leaf.members[mask]
             if decode:
                 centroid = Z[mask].mean(axis=0, keepdims=True)
-                proto = self.scaler_.from_reducer_space(reducer.inverse_transform(centroid))[0]
+                proto = scaler.from_reducer_space(reducer.inverse_transform(centroid))[0]
             else:
                 proto = Xd[members].mean(axis=0)
             children.append(Leaf(path=leaf.path + str(k), members=members, prototype=proto))
@@ -255,17 +260,7 @@ class Drama(BaseEstimator):
 
     # ------------------------------------------------------------------ scoring
     def _score_scaled(self, Xd, metric):
-        from drama2.metrics import nearest_prototype
-
-        scores, _ = nearest_prototype(Xd, self._prototypes_scaled, metric, self.leaf_stats_, device=self.device_)
-        bad = ~np.isfinite(scores)
-        if bad.any():
-            raise InvalidInputError(
-                f"Drama: metric {metric!r} gave {int(bad.sum())} non-finite distances (first rows "
-                f"{np.flatnonzero(bad)[:5].tolist()}); this metric is undefined for these samples, so "
-                "choose another metric."
-            )
-        return scores
+        return _nearest(Xd, self._prototypes_scaled, metric, self.leaf_stats_, self.device_)[0]
 
     def _prepare(self, X):
         check_is_fitted(self, "prototypes_")
@@ -311,9 +306,20 @@ class Drama(BaseEstimator):
 
     def nearest_leaf(self, X, metric=None):
         """Index into ``leaves_`` of each sample's nearest prototype."""
-        from drama2.metrics import nearest_prototype
-
         Xd, _ = self._prepare(X)
-        _, index = nearest_prototype(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_,
-                                     device=self.device_)
-        return index
+        return _nearest(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_, self.device_)[1]
+
+
+def _nearest(Xd, prototypes, metric, stats, device):
+    """Distance to and index of the nearest prototype; a non-finite distance is an error, never a score."""
+    from drama2.metrics import nearest_prototype
+
+    scores, index = nearest_prototype(Xd, prototypes, metric, stats, device=device)
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        raise InvalidInputError(
+            f"Drama: metric {metric!r} gave {int(bad.sum())} non-finite distances (first rows "
+            f"{np.flatnonzero(bad)[:5].tolist()}); this metric is undefined for these samples, so "
+            "choose another metric."
+        )
+    return scores, index
