@@ -47,7 +47,7 @@ def plugins_command(as_json):
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(KINDS + tuple(k[:-1] for k in KINDS)))
+@click.argument("kind", metavar="KIND", type=click.Choice(KINDS + tuple(k[:-1] for k in KINDS)))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(kind, as_json):
     """List registered components of KIND (reducers, metrics, clusterers, scorers, datasets)."""
