@@ -11,7 +11,7 @@ import sys
 import click
 
 from drama2._version import __version__
-from drama2.registry import KINDS, get_registry
+from drama2.registry import KINDS, get_registry, normalize_kind
 
 
 def _console(stderr: bool = False):
@@ -60,17 +60,13 @@ def list_command(kind, as_json):
         return
     from rich.table import Table
 
-    table = Table(title=f"drama2 {get_kind_title(kind)}")
+    table = Table(title=f"drama2 {normalize_kind(kind)}")
     for col in ("name", "provider", "description"):
         table.add_column(col)
     for row in rows:
         name = row["qualified_name"] + " [yellow](ambiguous)[/yellow]" if row["ambiguous"] else row["name"]
         table.add_row(name, row["provider"], row["description"])
     _console().print(table)
-
-
-def get_kind_title(kind: str) -> str:
-    return kind if kind.endswith("s") else kind + "s"
 
 
 @cli.command("demo")

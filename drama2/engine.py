@@ -301,8 +301,8 @@ class Drama(BaseEstimator):
 
     def predict(self, X):
         """0/1 flags: 1 where the score exceeds ``threshold_``."""
-        scores = np.asarray(self.score_samples(np.asarray(X) if not hasattr(X, "detach") else X.detach().cpu()))
-        return (scores > self.threshold_).astype(np.int64)
+        Xd, _ = self._prepare(X)
+        return (self._score_scaled(Xd, self.metric) > self.threshold_).astype(np.int64)
 
     def nearest_leaf(self, X, metric=None):
         """Index into ``leaves_`` of each sample's nearest prototype."""

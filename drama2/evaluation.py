@@ -55,7 +55,10 @@ def expected_labels_by_rank(y_true, scores) -> np.ndarray:
     numpy.ndarray of shape (n,)
         ``out[k]`` is the expected label of the sample ranked ``k + 1``.
     """
-    y, s = _check(y_true, scores)
+    return _expected_labels(*_check(y_true, scores))
+
+
+def _expected_labels(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     order = np.argsort(-s, kind="stable")
     s_sorted = s[order]
     y_sorted = y[order].astype(np.float64)
@@ -94,9 +97,9 @@ def ap(y_true, scores) -> float:
 
 def precision_at_n(y_true, scores, n: int | None = None) -> float:
     """Expected share of anomalies among the ``n`` top-scored samples (default: n = number of anomalies)."""
-    y, _ = _check(y_true, scores)
+    y, s = _check(y_true, scores)
     n = _top_n(n, y)
-    return float(expected_labels_by_rank(y_true, scores)[:n].sum() / n)
+    return float(_expected_labels(y, s)[:n].sum() / n)
 
 
 def mcc(y_true, scores, n: int | None = None) -> float:
@@ -108,11 +111,11 @@ def mcc(y_true, scores, n: int | None = None) -> float:
     count fractionally (the expectation over tie orders, which is exact
     because MCC is linear in the number of hits when the flagged count is fixed).
     """
-    y, _ = _check(y_true, scores)
+    y, s = _check(y_true, scores)
     n = _top_n(n, y)
     N = y.size
     p = int(y.sum())
-    tp = float(expected_labels_by_rank(y_true, scores)[:n].sum())
+    tp = float(_expected_labels(y, s)[:n].sum())
     fp = n - tp
     fn = p - tp
     tn = N - n - fn
@@ -123,11 +126,11 @@ def mcc(y_true, scores, n: int | None = None) -> float:
 
 
 def _rank_weighted(y_true, scores, top_hit_weighs_most: bool) -> float:
-    y, _ = _check(y_true, scores)
+    y, s = _check(y_true, scores)
     n = int(y.sum())
     k = np.arange(1, n + 1, dtype=np.float64)
     weights = (n + 1 - k) if top_hit_weighs_most else k
-    expected = expected_labels_by_rank(y_true, scores)[:n]
+    expected = _expected_labels(y, s)[:n]
     return float(np.dot(weights, expected) / (n * (n + 1) / 2))
 
 

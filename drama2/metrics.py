@@ -85,10 +85,6 @@ class LeafStats:
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
         return cls(means, covs, sizes)
 
-    def subset(self, index) -> "LeafStats":
-        """The statistics of the leaves selected by ``index``."""
-        return LeafStats(self.means[index], self.covariances[index], self.sizes[index])
-
     @property
     def variances(self) -> np.ndarray:
         return np.diagonal(self.covariances, axis1=1, axis2=2).copy()

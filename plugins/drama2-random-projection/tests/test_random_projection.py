@@ -44,3 +44,16 @@ def test_drama_runs_with_the_plugin_reducer_end_to_end():
     scores = model.decision_scores_
     # The five far-away points are the five most anomalous.
     assert set(np.argsort(scores)[-5:]) == set(range(400, 405))
+
+
+def test_installed_drama2_command_lists_the_plugin():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("drama2")
+    command = str(exe) if exe.exists() else shutil.which("drama2")
+    assert command, "the drama2 console script is not installed"
+    result = subprocess.run([command, "list", "reducers"], capture_output=True, text=True, check=True)
+    assert "random-projection" in result.stdout and "random_projection" in result.stdout
