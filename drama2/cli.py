@@ -105,6 +105,52 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
     _console().print(table)
 
 
+@cli.group("datasets")
+def datasets_group():
+    """Availability and integrity of the benchmark datasets."""
+
+
+def _dataset_rows(data_dir, verify):
+    from drama2.datasets.odds import ODDS_FILES, file_status
+
+    return [file_status(name, data_dir, verify=verify) for name in sorted(ODDS_FILES)]
+
+
+@datasets_group.command("list")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def datasets_list(data_dir, as_json):
+    """List the ODDS datasets: size, outliers, whether the file is present, and its source."""
+    rows = _dataset_rows(data_dir, verify=False)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="ODDS datasets (checksums not verified: see `drama2 datasets verify`)")
+    for col in ("name", "n", "d", "outliers", "status", "path / source"):
+        table.add_column(col, justify="right" if col in ("n", "d", "outliers") else "left")
+    for r in rows:
+        status = "[green]present[/green]" if r["status"] == "present" else "[yellow]missing[/yellow]"
+        table.add_row(r["name"], str(r["n"]), str(r["d"]), str(r["outliers"]), status, r["path"] or r["source"])
+    _console().print(table)
+
+
+@datasets_group.command("verify")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def datasets_verify(data_dir, as_json):
+    """Check every present ODDS file against its pinned sha256; exit 1 if any is corrupt."""
+    rows = _dataset_rows(data_dir, verify=True)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r['status']:8s} {r['name']:12s} {r['path'] or '(not found; source ' + r['source'] + ')'}")
+    if any(r["status"] == "corrupt" for r in rows):
+        sys.exit(1)
+
+
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 

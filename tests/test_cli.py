@@ -40,3 +40,19 @@ def test_demo_prints_auc_mcc_rws():
     assert all(0.8 < r["auc"] <= 1 and -1 <= r["mcc"] <= 1 and 0 <= r["rws"] <= 1 for r in out["rows"])
     table = invoke("demo", "--reducers", "none", "--metrics", "l2")
     assert "AUC" in table and "MCC" in table and "RWS" in table
+
+
+def test_datasets_list_and_verify(data_dir, tmp_path):
+    import shutil
+
+    rows = {r["name"]: r for r in json.loads(invoke("datasets", "list", "--data-dir", str(data_dir), "--json"))}
+    assert rows["cardio"]["status"] == "present" and rows["cardio"]["n"] == 1831
+    assert rows["speech"]["status"] == "missing"
+    assert "present" in invoke("datasets", "verify", "--data-dir", str(data_dir))
+    (tmp_path / "odds").mkdir()
+    shutil.copy(data_dir / "odds" / "wine.mat", tmp_path / "odds" / "wine.mat")
+    with open(tmp_path / "odds" / "wine.mat", "ab") as fh:
+        fh.write(b"tampered")
+    result = CliRunner().invoke(cli, ["datasets", "verify", "--data-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    assert {r["name"]: r["status"] for r in json.loads(result.output)}["wine"] == "corrupt"

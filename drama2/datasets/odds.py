@@ -138,3 +138,21 @@ def odds_loader(name: str):
 
     load.__doc__ = f"Load the ODDS dataset {name!r}."
     return load
+
+
+def file_status(name: str, data_dir=None, *, verify: bool = True) -> dict:
+    """Where ODDS dataset ``name``'s file is and whether it is intact.
+
+    Returns a dict with ``name, n, d, outliers, status, path, source``; ``status`` is ``present``
+    (checksum verified, or only found when ``verify`` is False), ``missing`` or ``corrupt``.
+    """
+    file_name, expected, n, d, outliers = ODDS_FILES[name]
+    row = {"name": name, "n": n, "d": d, "outliers": outliers, "status": "missing", "path": None,
+           "source": ODDS_URL}
+    for directory in data_dirs(data_dir):
+        path = directory / "odds" / file_name
+        if path.is_file():
+            ok = not verify or expected is None or sha256_of(path) == expected
+            row.update(status="present" if ok else "corrupt", path=str(path))
+            break
+    return row
