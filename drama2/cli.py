@@ -110,6 +110,13 @@ def datasets_group():
     """Availability and integrity of the benchmark datasets."""
 
 
+def _dataset_options(command):
+    """The options shared by the ``datasets`` subcommands."""
+    command = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
+    return click.option("--data-dir", type=click.Path(file_okay=False),
+                        help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")(command)
+
+
 def _dataset_rows(data_dir, verify):
     from drama2.datasets.odds import ODDS_FILES, file_status
 
@@ -117,8 +124,7 @@ def _dataset_rows(data_dir, verify):
 
 
 @datasets_group.command("list")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_dataset_options
 def datasets_list(data_dir, as_json):
     """List the ODDS datasets: size, outliers, whether the file is present, and its source."""
     rows = _dataset_rows(data_dir, verify=False)
@@ -137,8 +143,7 @@ def datasets_list(data_dir, as_json):
 
 
 @datasets_group.command("verify")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_dataset_options
 def datasets_verify(data_dir, as_json):
     """Check every present ODDS file against its pinned sha256; exit 1 if any is corrupt."""
     rows = _dataset_rows(data_dir, verify=True)

@@ -79,21 +79,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _locate(file_name: str, data_dir=None) -> Path | None:
+    """The first ``odds/<file_name>`` in the searched directories, or None."""
+    for directory in data_dirs(data_dir):
+        path = directory / "odds" / file_name
+        if path.is_file():
+            return path
+    return None
+
+
 def find_file(name: str, data_dir=None) -> Path:
     """Path of the verified file of ODDS dataset ``name``."""
     file_name, expected, *_ = ODDS_FILES[name]
-    searched = data_dirs(data_dir)
-    for directory in searched:
-        path = directory / "odds" / file_name
-        if path.is_file():
-            actual = sha256_of(path)
-            if expected is not None and actual != expected:
-                raise InvalidInputError(
-                    f"{path} does not match its pinned checksum (sha256 {actual}, expected {expected}); the "
-                    "file is corrupt, truncated or a different version. Replace it with the ODDS original."
-                )
-            return path
-    where = ", ".join(str(d / "odds") for d in searched)
+    path = _locate(file_name, data_dir)
+    if path is not None:
+        actual = sha256_of(path)
+        if expected is not None and actual != expected:
+            raise InvalidInputError(
+                f"{path} does not match its pinned checksum (sha256 {actual}, expected {expected}); the "
+                "file is corrupt, truncated or a different version. Replace it with the ODDS original."
+            )
+        return path
+    where = ", ".join(str(d / "odds") for d in data_dirs(data_dir))
     raise DatasetNotFoundError(
         f"ODDS dataset {name!r}: file {file_name} not found in {where}. Download it from {ODDS_URL} and put it "
         "in one of those directories (or set DRAMA2_DATA to a directory with an odds/ folder)."
@@ -149,10 +156,8 @@ def file_status(name: str, data_dir=None, *, verify: bool = True) -> dict:
     file_name, expected, n, d, outliers = ODDS_FILES[name]
     row = {"name": name, "n": n, "d": d, "outliers": outliers, "status": "missing", "path": None,
            "source": ODDS_URL}
-    for directory in data_dirs(data_dir):
-        path = directory / "odds" / file_name
-        if path.is_file():
-            ok = not verify or expected is None or sha256_of(path) == expected
-            row.update(status="present" if ok else "corrupt", path=str(path))
-            break
+    path = _locate(file_name, data_dir)
+    if path is not None:
+        ok = not verify or expected is None or sha256_of(path) == expected
+        row.update(status="present" if ok else "corrupt", path=str(path))
     return row
