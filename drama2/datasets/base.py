@@ -15,12 +15,17 @@ class Dataset:
     ----------
     name : str
     X : ndarray of shape (n_samples, n_features), float64
+        The flat view every detector takes. Image datasets also offer :attr:`images`.
     y : ndarray of shape (n_samples,) of 0/1 int, or None
-        1 = anomaly.
+        1 = anomaly, 0 = normal; None when the data carry no anomaly labels.
     source : str
-        Where the data comes from (file path or generator).
+        Where the data come from (file path, URL or generator).
     citation : str
+        What to cite when publishing results on these data.
     metadata : dict
+        Anything else worth knowing (sha256, generator settings, ``image_shape`` …).
+    classes : ndarray of shape (n_samples,), or None
+        Class labels where the data have them (digits, ALeRCE sub-classes), e.g. for MCDSVDD.
     """
 
     name: str
@@ -29,10 +34,23 @@ class Dataset:
     source: str = ""
     citation: str = ""
     metadata: dict = field(default_factory=dict)
+    classes: np.ndarray | None = None
 
     @property
     def n_outliers(self) -> int | None:
+        """Number of rows labelled anomalous (None without labels)."""
         return None if self.y is None else int(self.y.sum())
+
+    @property
+    def images(self) -> np.ndarray:
+        """The rows as images ``(n, channels, height, width)`` for convolutional reducers.
+
+        Only for datasets whose ``metadata["image_shape"]`` says how a row folds into an image.
+        """
+        shape = self.metadata.get("image_shape")
+        if shape is None:
+            raise AttributeError(f"dataset {self.name!r} is not an image dataset (no metadata['image_shape']).")
+        return self.X.reshape((self.X.shape[0], *shape))
 
     def __repr__(self) -> str:
         return (f"Dataset(name={self.name!r}, n={self.X.shape[0]}, d={self.X.shape[1]}, "
