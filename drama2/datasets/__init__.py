@@ -1,8 +1,15 @@
-"""Named datasets: ``drama2.load_dataset(name)`` resolves through the plugin registry."""
+"""Datasets: named benchmarks through the plugin registry, and users' own tables.
+
+``drama2.load_dataset(name)`` loads any registered dataset (``drama2 list
+datasets``); :func:`from_table` reads a catalogue file; :func:`leave_one_class_out`
+turns a multi-class dataset into anomaly-detection splits.
+"""
 
 from __future__ import annotations
 
 from drama2.datasets.base import Dataset
+from drama2.datasets.splits import ClassSplit, leave_one_class_out
+from drama2.datasets.tables import from_table
 
 
 def load_dataset(name: str, **options) -> Dataset:
@@ -20,4 +27,4 @@ def load_dataset(name: str, **options) -> Dataset:
     return get_registry().load("datasets", name)(**options)
 
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["ClassSplit", "Dataset", "from_table", "leave_one_class_out", "load_dataset"]
