@@ -51,10 +51,26 @@ def register_scorers(register):
 
 @hookimpl
 def register_datasets(register):
-    register("synthetic-local-100", "drama2.datasets.synthetic:load_local_100",
-             description="DRAMA's local (event) anomaly simulation: 2000 + 100 signals, 100 features")
+    from drama2.datasets.synthetic import SCENARIOS, scenario_loader
+
+    for name, (_generator, _settings, description) in SCENARIOS.items():
+        register(name, scenario_loader(name), description=f"DRAMA simulation, {description}", family="synthetic")
+    register("digits", "drama2.datasets.digits:load_digits",
+             description="scikit-learn's handwritten digits (1797 × 8 × 8, 10 classes) for leave-one-class-out",
+             family="multiclass")
+    register("wtf", "drama2.datasets.wtf:load_wtf",
+             description="WTF (ASKAP-EMU) 64 × 64 PNG cut-outs, uppercase 'B' in the file name = boring; your files: "
+                         "path=... or <data dir>/wtf/", family="astronomy")
+    register("alerce", "drama2.datasets.alerce:load_alerce",
+             description="ALeRCE/ZTF labelled light-curve features, 15 sub-classes in 3 groups; your files: "
+                         "labels_path=, features_path= or <data dir>/alerce/", family="astronomy")
+    for group in ("transient", "stochastic", "periodic"):
+        register(f"alerce-{group}", f"drama2.datasets.alerce:load_alerce_{group}",
+                 description=f"ALeRCE/ZTF {group} sub-classes only (leave-one-subclass-out, MCDSVDD)",
+                 family="astronomy")
     from drama2.datasets.odds import ODDS_FILES, odds_loader
 
-    for name, (file_name, _sha, n, d, outliers) in ODDS_FILES.items():
+    for name, entry in ODDS_FILES.items():
         register(name, odds_loader(name),
-                 description=f"ODDS {name}: {n} × {d}, {outliers} outliers ({file_name})", family="odds")
+                 description=f"ODDS {name}: {entry.n} × {entry.d}, {entry.outliers} outliers ({entry.file})",
+                 family="odds")

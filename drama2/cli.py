@@ -114,7 +114,8 @@ def _dataset_options(command):
     """The options shared by the ``datasets`` subcommands."""
     command = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
     return click.option("--data-dir", type=click.Path(file_okay=False),
-                        help="Searched before $DRAMA2_DATA and ~/.cache/drama2.")(command)
+                        help="Searched before $DRAMA2_DATA and the download cache "
+                             "($DRAMA2_CACHE, default ~/.cache/drama2).")(command)
 
 
 def _dataset_rows(data_dir, verify):
@@ -123,22 +124,43 @@ def _dataset_rows(data_dir, verify):
     return [file_status(name, data_dir, verify=verify) for name in sorted(ODDS_FILES)]
 
 
+#: How ``datasets list`` describes the availability of datasets that have no single file.
+_FAMILY_STATUS = {"synthetic": "generated", "multiclass": "bundled", "astronomy": "your files"}
+
+
+def _other_dataset_rows():
+    """Registered datasets other than ODDS (simulations, digits, astronomy loaders, plugins)."""
+    return [{"name": r.name, "family": r.metadata.get("family", r.provider),
+             "status": _FAMILY_STATUS.get(r.metadata.get("family"), "on load"), "source": r.description}
+            for r in get_registry().registrations("datasets") if r.metadata.get("family") != "odds"]
+
+
 @datasets_group.command("list")
 @_dataset_options
 def datasets_list(data_dir, as_json):
-    """List the ODDS datasets: size, outliers, whether the file is present, and its source."""
-    rows = _dataset_rows(data_dir, verify=False)
+    """List the datasets: ODDS files (size, outliers, present or missing, source page), then the rest.
+
+    Missing ODDS files are fetched on first load unless DRAMA2_OFFLINE=1; --json adds each file's path and
+    download URL.
+    """
+    rows, others = _dataset_rows(data_dir, verify=False), _other_dataset_rows()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows + others, indent=2))
         return
     from rich.table import Table
 
     table = Table(title="ODDS datasets (checksums not verified: see `drama2 datasets verify`)")
-    for col in ("name", "n", "d", "outliers", "status", "path / source"):
-        table.add_column(col, justify="right" if col in ("n", "d", "outliers") else "left")
+    for col in ("name", "n", "d", "outliers", "status", "source"):
+        table.add_column(col, justify="right" if col in ("n", "d", "outliers") else "left", overflow="fold")
     for r in rows:
         status = "[green]present[/green]" if r["status"] == "present" else "[yellow]missing[/yellow]"
-        table.add_row(r["name"], str(r["n"]), str(r["d"]), str(r["outliers"]), status, r["path"] or r["source"])
+        table.add_row(r["name"], str(r["n"]), str(r["d"]), str(r["outliers"]), status, r["source"])
+    _console().print(table)
+    table = Table(title="Other datasets (see docs/datasets.md)")
+    for col in ("name", "status", "description"):
+        table.add_column(col, overflow="fold")
+    for r in others:
+        table.add_row(r["name"], r["status"], r["source"])
     _console().print(table)
 
 

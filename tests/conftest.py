@@ -5,6 +5,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Tests never reach the real network: a missing dataset must fail or skip, not download.
+# (tests/test_download.py lifts this for its own local HTTP server.)
+os.environ.setdefault("DRAMA2_OFFLINE", "1")
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

@@ -20,3 +20,15 @@ def test_every_hook_is_documented_in_the_plugin_guide():
 def test_readme_states_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make bench" in readme and "make test" in readme
+
+
+def test_every_built_in_dataset_is_documented_with_its_citation():
+    from drama2.registry import Registry
+
+    page = (ROOT / "docs" / "datasets.md").read_text()
+    names = [r.name for r in Registry(load_entry_points=False).registrations("datasets")]
+    assert len(names) > 30
+    missing = [n for n in names if n not in page]
+    assert not missing, f"datasets missing from docs/datasets.md: {missing}"
+    for citation in ("Rayana (2016)", "Vafaei Sadr, Bassett & Kunz (2019)", "Alpaydin & Kaynak", "Pérez-Carrasco"):
+        assert citation in page

@@ -46,13 +46,13 @@ def test_every_format_gives_the_same_features_and_labels(catalogue, tmp_path, su
     np.testing.assert_allclose(ds.X, catalogue[["mag_g", "mag_r", "period"]].to_numpy())
     np.testing.assert_array_equal(ds.y, catalogue["is_anomaly"].to_numpy())
     assert ds.X.dtype == np.float64 and ds.name == "cat" and ds.source == str(path)
-    assert ds.metadata["columns"] == ["mag_g", "mag_r", "period"]
+    assert ds.metadata["feature_names"] == ["mag_g", "mag_r", "period"]
 
 
 def test_default_features_are_all_but_the_declared_columns(catalogue, tmp_path):
     path = _write(catalogue, tmp_path / "cat.parquet")
     ds = from_table(path, label="is_anomaly", id_column="oid", class_column="kind")
-    assert ds.metadata["columns"] == ["mag_g", "mag_r", "period", "flagged"]  # booleans count as numeric
+    assert ds.metadata["feature_names"] == ["mag_g", "mag_r", "period", "flagged"]  # booleans count as numeric
     np.testing.assert_array_equal(ds.metadata["ids"], catalogue["oid"].to_numpy())
     np.testing.assert_array_equal(ds.classes, catalogue["kind"].to_numpy())
     Drama(reducer="pca", n_components=2, min_leaf_size=2, random_state=0).fit(ds.X)
@@ -102,7 +102,7 @@ def test_npz_with_x_and_y_uses_y_as_the_label(tmp_path, rng):
     X, y = rng.normal(size=(30, 4)), (np.arange(30) < 3).astype(np.uint8)
     np.savez(tmp_path / "odds_like.npz", X=X.astype(np.int16), y=y.reshape(-1, 1))
     ds = from_table(tmp_path / "odds_like.npz")
-    assert ds.metadata["columns"] == ["x0", "x1", "x2", "x3"] and ds.n_outliers == 3
+    assert ds.metadata["feature_names"] == ["x0", "x1", "x2", "x3"] and ds.n_outliers == 3
     np.testing.assert_array_equal(ds.X, X.astype(np.int16).astype(np.float64))
 
 

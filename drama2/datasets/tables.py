@@ -142,7 +142,7 @@ def from_table(path, columns=None, label=None, *, id_column=None, class_column=N
     Returns
     -------
     Dataset
-        ``metadata`` holds ``columns``, ``n_dropped``, ``row_index`` (positions of
+        ``metadata`` holds ``feature_names``, ``n_dropped``, ``row_index`` (positions of
         the kept rows in the file) and ``ids`` when ``id_column`` is given.
     """
     if missing not in MISSING_POLICIES:
@@ -178,7 +178,7 @@ def from_table(path, columns=None, label=None, *, id_column=None, class_column=N
     keep = ~bad
     if not keep.any():
         raise InvalidInputError(f"{path}: no rows left after dropping missing values.")
-    metadata = {"columns": features, "n_dropped": n_bad, "row_index": np.flatnonzero(keep), "format": fmt,
+    metadata = {"feature_names": features, "n_dropped": n_bad, "row_index": np.flatnonzero(keep), "format": fmt,
                 "label_column": label}
     if id_column is not None:
         metadata["ids"] = frame[id_column].to_numpy()[keep]
