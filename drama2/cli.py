@@ -105,6 +105,82 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
     _console().print(table)
 
 
+@cli.command("bench")
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--datasets", help="Comma-separated dataset names [default: DRAMA simulations + ODDS files found].")
+@click.option("--reducers", help="Comma-separated reducers of the DRAMA grid [default: none,pca,ica,nmf].")
+@click.option("--metrics", help="Comma-separated metrics of the DRAMA grid [default: all ten].")
+@click.option("--scorers", help="Whole detectors, e.g. 'lof[n_neighbors=[5,10,35]],iforest' [default: those].")
+@click.option("--split-levels", help="Comma-separated split levels [default: 1].")
+@click.option("--seeds", help="Comma-separated seeds [default: 0].")
+@click.option("--protocol", type=click.Choice(["transductive", "split"]), help="[default: transductive]")
+@click.option("--out", help="Run directory [default: drama2-bench].")
+@click.option("--jobs", type=int, help="Parallel worker processes [default: 1].")
+@click.option("--executor", type=click.Choice(["sequential", "loky", "dask"]),
+              help="[default: loky when --jobs > 1, dask with --scheduler, else sequential]")
+@click.option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+@click.option("--device", help="Torch device for DRAMA's distances: auto, cpu, cuda [default: auto].")
+@click.option("--resume/--no-resume", default=None, help="Skip jobs finished in --out [default: resume].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: when a terminal].")
+def bench_command(config, progress, **flags):
+    """Evaluate datasets × pipelines × seeds; write results, a manifest and a report to the run directory.
+
+    CONFIG is an optional YAML file whose keys mirror these flags; flags given here win. With no
+    arguments, a small embedded suite runs that needs no download: DRAMA's simulations plus every ODDS
+    file found (but the four largest), every linear reducer × metric, and LOF (k = 5, 10, 35) and iForest.
+    """
+    from drama2.bench import BenchConfig, run_bench
+    from drama2.bench.config import default_datasets
+
+    flags = {key: value for key, value in flags.items() if value is not None}
+    if config:
+        cfg = BenchConfig.from_yaml(config, **flags)
+    else:
+        flags.setdefault("datasets", default_datasets(flags.get("data_dir")))
+        cfg = BenchConfig(**flags)
+    result = run_bench(cfg, argv=["drama2", "bench", *sys.argv[2:]], progress=progress)
+    _print_bench_summary(result)
+
+
+def _print_bench_summary(result):
+    from rich.markup import escape
+    from rich.table import Table
+
+    from drama2.bench import summary
+
+    means = summary.pipeline_means(result.results)
+    console = _console()
+    if not means.empty:
+        table = summary.comparison(means)
+        view = Table(title=f"AUC per dataset (run directory {result.out})",
+                     caption="best DRAMA = the reducer × metric with the highest AUC, chosen with the labels")
+        view.add_column("dataset")
+        for column in table.columns:
+            view.add_column(escape(column), justify="left" if column == "best DRAMA configuration" else "right")
+        for dataset, row in table.iterrows():
+            scores = {c: v for c, v in row.items() if c != "best DRAMA configuration" and v == v}
+            top = max(scores.values()) if scores else None
+            view.add_row(escape(dataset), *[
+                str(v) if c == "best DRAMA configuration" else
+                ("–" if v != v else (f"[bold green]{v:.3f}[/bold green]" if v == top else f"{v:.3f}"))
+                for c, v in row.items()])
+        console.print(view)
+    counts = summary.status_counts(result.results)
+    console.print(f"{result.n_jobs} fits ({result.n_resumed} resumed from an earlier run), "
+                  + ", ".join(f"{n} {s}" for s, n in counts.items())
+                  + f" evaluations in {result.wall_seconds:.1f} s. Report: {result.out / 'report.html'}")
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report_command(run_dir):
+    """Rebuild report.md, report.html and figures/ of a bench run directory."""
+    from drama2.bench.report import build_report
+
+    click.echo(str(build_report(run_dir)))
+
+
 @cli.group("datasets")
 def datasets_group():
     """Availability and integrity of the benchmark datasets."""

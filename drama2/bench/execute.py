@@ -1,0 +1,173 @@
+"""Running one job: load the data, apply the protocol, fit once, score, evaluate.
+
+A job never raises for a problem with its own pipeline: the error becomes a
+``failed`` row (and incompatible combinations ``skipped`` rows with a reason),
+so one bad combination cannot stop a run.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+
+import numpy as np
+
+from drama2 import evaluation
+from drama2.bench.jobs import Job
+
+#: Columns of results.csv, in order (the run-directory contract plus context).
+RESULT_COLUMNS = ("dataset", "pipeline", "reducer", "metric", "scorer", "params", "split_level", "seed",
+                  "protocol", "status", "auc", "ap", "mcc", "rws", "rws_drama", "p_at_n", "fit_seconds",
+                  "score_seconds", "error", "n_train", "n_test", "n_features", "n_outliers", "random_state", "job")
+SCORE_COLUMNS = ("auc", "ap", "mcc", "rws", "rws_drama", "p_at_n")
+SPLIT_TEST_SHARE = 0.3
+MAX_ERROR_CHARS = 500
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, data_dir):
+    from drama2.datasets import load_dataset
+
+    return load_dataset(name, data_dir=data_dir)
+
+
+def _base_row(job: Job, metric=None) -> dict:
+    row = dict.fromkeys(RESULT_COLUMNS)
+    row.update(dataset=job.dataset, pipeline=job.pipeline_of(metric), seed=job.seed, protocol=job.protocol,
+               random_state=job.random_state, job=job.key)
+    if job.kind == "drama":
+        row.update(reducer=job.reducer, metric=metric, scorer="drama", split_level=job.split_level)
+    else:
+        row.update(scorer=job.scorer, params=str(dict(job.params)) if job.params else "")
+    return row
+
+
+def _rows(job: Job, **fields) -> list[dict]:
+    metrics = job.metrics if job.kind == "drama" else (None,)
+    return [{**_base_row(job, metric), **fields} for metric in metrics]
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+def _split(job: Job, X, y):
+    """Train/test data under the job's protocol (stratified 70/30 for ``split``)."""
+    if job.protocol == "transductive":
+        return X, X, y
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, _y_train, y_test = train_test_split(X, y, test_size=SPLIT_TEST_SHARE, stratify=y,
+                                                         random_state=job.split_state)
+    return X_train, X_test, y_test
+
+
+def incompatibility(job: Job, dataset) -> str | None:
+    """Why ``job`` cannot run on ``dataset`` (recorded as a skip), or None."""
+    if dataset.y is None:
+        return "the dataset has no anomaly labels to evaluate against"
+    if job.protocol == "split" and min(dataset.n_outliers, len(dataset.y) - dataset.n_outliers) < 4:
+        return "too few anomalies for a stratified 70/30 split"
+    n, d = dataset.X.shape
+    if job.kind == "drama":
+        params = dict(job.drama_params)
+        n_components = params.get("n_components", 2)
+        if job.reducer != "none" and n_components > d:
+            return f"n_components={n_components} exceeds the {d} features"
+        if job.reducer == "nmf" and params.get("scaling") in ("standard", "robust"):
+            return f"nmf needs non-negative input, which scaling={params['scaling']!r} does not give"
+    else:
+        n_train = n if job.protocol == "transductive" else int(n * (1 - SPLIT_TEST_SHARE))
+        k = dict(job.params).get("n_neighbors")
+        if k is not None and k >= n_train:
+            return f"n_neighbors={k} needs more than {n_train} training rows"
+    return None
+
+
+def _accepts(cls, name: str) -> bool:
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _make_scorer(job: Job, device: str):
+    from drama2.registry import get_registry
+
+    cls = get_registry().load("scorers", job.scorer)
+    params = dict(job.params)
+    for name, value in (("random_state", job.random_state), ("device", device)):
+        if name not in params and _accepts(cls, name):
+            params[name] = value
+    return cls(**params)
+
+
+def _evaluate(row: dict, y, scores, score_seconds: float) -> dict:
+    scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(f"{int((~np.isfinite(scores)).sum())} scores are not finite")
+    return {**row, **evaluation.evaluate(y, scores), "score_seconds": score_seconds, "status": "ok"}
+
+
+def run_job(job: Job, data_dir=None, device: str = "auto") -> list[dict]:
+    """Run one job and return its result rows (one per metric for DRAMA jobs).
+
+    Parameters
+    ----------
+    job : Job
+    data_dir : str, optional
+        Searched for dataset files before ``$DRAMA2_DATA``.
+    device : str
+        Torch device for the models that take one.
+
+    Returns
+    -------
+    list of dict
+        Rows with the columns of :data:`RESULT_COLUMNS`; ``status`` is ok, failed or skipped.
+    """
+    try:
+        dataset = _load(job.dataset, data_dir)
+    except Exception as exc:  # a missing or corrupt file fails this job, not the run
+        return _rows(job, status="failed", error=_error_text(exc))
+    reason = incompatibility(job, dataset)
+    if reason:
+        return _rows(job, status="skipped", error=reason)
+    X_train, X_test, y_test = _split(job, dataset.X, dataset.y)
+    context = dict(n_train=len(X_train), n_test=len(X_test), n_features=dataset.X.shape[1],
+                   n_outliers=int(y_test.sum()))
+    try:
+        model, X_train, X_test = _build(job, device, X_train, X_test)
+        start = time.perf_counter()
+        model.fit(X_train)
+        fit_seconds = time.perf_counter() - start
+    except Exception as exc:
+        return _rows(job, status="failed", error=_error_text(exc), **context)
+    rows = []
+    for row in _rows(job, fit_seconds=fit_seconds, **context):
+        try:
+            start = time.perf_counter()
+            scores = (model.score_samples(X_test, metric=row["metric"]) if job.kind == "drama"
+                      else model.score_samples(X_test))
+            rows.append(_evaluate(row, y_test, scores, time.perf_counter() - start))
+        except Exception as exc:
+            rows.append({**row, "status": "failed", "error": _error_text(exc)})
+    return rows
+
+
+def _build(job: Job, device: str, X_train, X_test):
+    """The job's model, and the data it sees (scorers get min-max scaling fitted on train under ``split``)."""
+    if job.kind == "drama":
+        from drama2.engine import Drama
+
+        params = dict(job.drama_params)
+        model = Drama(reducer=job.reducer, split_levels=job.split_level, device=device,
+                      random_state=job.random_state, **params)
+        return model, X_train, X_test
+    model = _make_scorer(job, device)
+    if job.protocol == "split":
+        from sklearn.preprocessing import MinMaxScaler
+
+        scaler = MinMaxScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    return model, X_train, X_test

@@ -1,0 +1,89 @@
+"""Grid expansion: a :class:`BenchConfig` becomes a list of jobs, each one fit.
+
+A DRAMA job fits one reducer at one split level and scores every metric with
+that fit (as DRAMA does), so a full metric sweep costs about one fit. A scorer
+job fits one whole detector. A job's key and random seed are hashes of its
+identity, never of its position in the run, so any executor gives the same
+numbers and a resumed run recognises finished work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from drama2.bench.config import BenchConfig, scorer_label
+
+
+@dataclass(frozen=True)
+class Job:
+    """One fit: a DRAMA reducer × split level (scored with several metrics), or one scorer."""
+
+    dataset: str
+    protocol: str
+    seed: int
+    kind: str  # "drama" or "scorer"
+    reducer: str | None = None
+    split_level: int | None = None
+    metrics: tuple = ()
+    drama_params: tuple = ()
+    scorer: str | None = None
+    params: tuple = ()
+
+    def identity(self) -> dict:
+        """Everything that determines the job's result."""
+        return {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "kind": self.kind,
+                "reducer": self.reducer, "split_level": self.split_level, "metrics": list(self.metrics),
+                "drama_params": [list(p) for p in self.drama_params], "scorer": self.scorer,
+                "params": [list(p) for p in self.params]}
+
+    @property
+    def key(self) -> str:
+        """A stable file-name-safe key (dataset name plus a hash of the identity)."""
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()
+        return f"{self.dataset}-{digest[:16]}"
+
+    @property
+    def random_state(self) -> int:
+        """The models' seed, derived from the job's identity."""
+        return _seed_of(self.identity())
+
+    @property
+    def split_state(self) -> int:
+        """The train/test split's seed: shared by every pipeline on one dataset and seed, so all see one split."""
+        return _seed_of({"dataset": self.dataset, "seed": self.seed, "purpose": "split"})
+
+    @property
+    def label(self) -> str:
+        """Human-readable description of the fit."""
+        if self.kind == "drama":
+            return f"drama {self.reducer} (split level {self.split_level}) on {self.dataset}"
+        return f"{self.pipeline_of()} on {self.dataset}"
+
+    def pipeline_of(self, metric: str | None = None) -> str:
+        """Pipeline name of a result row: ``drama-<reducer>-<metric>-s<level>`` or the scorer's label."""
+        if self.kind == "drama":
+            return f"drama-{self.reducer}-{metric}-s{self.split_level}"
+        return scorer_label(self.scorer, self.params)
+
+
+def _seed_of(identity: dict) -> int:
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def expand_grid(config: BenchConfig) -> list[Job]:
+    """Every job of ``config``: datasets × seeds × (reducers × split levels, scorers)."""
+    jobs = []
+    drama_params = tuple(sorted(config.drama.items()))
+    for dataset in config.datasets:
+        for seed in config.seeds:
+            if config.metrics:
+                for reducer in config.reducers:
+                    for level in config.split_levels:
+                        jobs.append(Job(dataset, config.protocol, seed, "drama", reducer=reducer, split_level=level,
+                                        metrics=tuple(config.metrics), drama_params=drama_params))
+            for spec in config.scorer_specs:
+                jobs.append(Job(dataset, config.protocol, seed, "scorer", scorer=spec.name, params=spec.params))
+    return jobs

@@ -1,0 +1,190 @@
+"""``drama2 bench`` in Python: expand the grid, run what is not done, persist each job, write the report."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from drama2.bench.config import BenchConfig
+from drama2.bench.executors import EXECUTORS
+from drama2.bench.jobs import Job, expand_grid
+from drama2.bench.store import RunStore
+
+#: results.csv is rewritten at most this often while a run is going (job records are written at once).
+RESULTS_REFRESH_SECONDS = 5.0
+
+
+@dataclass
+class BenchResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    out : Path
+        The run directory.
+    results : pandas.DataFrame
+        Every row of results.csv.
+    n_jobs, n_resumed, n_failed_jobs : int
+        Jobs in the grid, jobs skipped because a previous run finished them, jobs with a failed row.
+    wall_seconds : float
+    overhead_seconds : dict
+        Time the runner itself spent (grid expansion and name checks, persistence, report), by part.
+    """
+
+    out: Path
+    results: object
+    n_jobs: int
+    n_resumed: int
+    n_failed_jobs: int
+    wall_seconds: float
+    overhead_seconds: dict
+
+
+def check_names(config: BenchConfig) -> None:
+    """Fail before running anything when a dataset, reducer, metric or scorer name is unknown."""
+    from drama2.registry import get_registry
+
+    registry = get_registry()
+    for kind, names in (("datasets", config.datasets), ("reducers", config.reducers if config.metrics else []),
+                        ("metrics", config.metrics), ("scorers", [s.name for s in config.scorer_specs])):
+        for name in names:
+            registry.get(kind, name)
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for dist in ("drama2", "numpy", "scipy", "scikit-learn", "torch", "pandas", "joblib", "dask", "distributed",
+                 "pyod", "umap-learn"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def build_manifest(config: BenchConfig, argv, jobs: list[Job], status: str, started: str) -> dict:
+    """The run's provenance: versions, plugins, device, command line, git revision, grid size."""
+    from drama2.device import resolve_device
+    from drama2.registry import get_registry
+
+    try:
+        device = resolve_device(config.device)
+    except Exception as exc:  # noqa: BLE001 - provenance must not stop the run
+        device = f"unavailable ({exc})"
+    return {
+        "status": status, "started": started, "updated": _now(), "command": list(argv or sys.argv),
+        "config": config.as_dict(), "n_jobs": len(jobs), "versions": _versions(),
+        "plugins": [p.as_dict() for p in get_registry().plugins()], "device": device,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpu_count": __import__("os").cpu_count()},
+        "git_revision": _git_revision(),
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _progress(enabled: bool | None):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    console = Console(stderr=True)
+    disable = not console.is_terminal if enabled is None else not enabled
+    return Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
+                    console=console, disable=disable, transient=False)
+
+
+def run_bench(config: BenchConfig, *, argv=None, progress: bool | None = None, report: bool = True,
+              scheduler_client=None) -> BenchResult:
+    """Run (or resume) a benchmark and write its run directory.
+
+    Parameters
+    ----------
+    config : BenchConfig
+    argv : list of str, optional
+        The command line recorded in the manifest.
+    progress : bool, optional
+        Show a progress bar on stderr; default only when stderr is a terminal.
+    report : bool
+        Build report.md, report.html and figures at the end.
+    scheduler_client : distributed.Client, optional
+        An existing Dask client to use instead of connecting to ``config.scheduler``.
+
+    Returns
+    -------
+    BenchResult
+    """
+    started, clock = _now(), time.perf_counter()
+    overhead = {"grid": 0.0, "persist": 0.0, "report": 0.0}
+    check_names(config)
+    jobs = expand_grid(config)
+    overhead["grid"] = time.perf_counter() - clock
+    store = RunStore(config.out)
+    tick = time.perf_counter()
+    store.write_manifest(build_manifest(config, argv, jobs, "running", started))
+    rows_by_key = {}
+    if config.resume:
+        for job in jobs:
+            rows = store.finished_rows(job.key)
+            if rows is not None:
+                rows_by_key[job.key] = rows
+    n_resumed = len(rows_by_key)
+    overhead["persist"] += time.perf_counter() - tick
+    todo = [job for job in jobs if job.key not in rows_by_key]
+
+    def ordered_rows():
+        return [row for job in jobs for row in rows_by_key.get(job.key, [])]
+
+    executor = EXECUTORS[config.executor]
+    status = "interrupted"
+    try:
+        with _progress(progress) as bar:
+            task = bar.add_task("bench", total=len(jobs), completed=n_resumed, current="")
+            last_write = time.perf_counter()
+            for job, rows in executor(todo, n_jobs=config.jobs, scheduler=scheduler_client or config.scheduler,
+                                      data_dir=config.data_dir, device=config.device):
+                tick = time.perf_counter()
+                store.save_job(job.key, job.identity(), rows)
+                rows_by_key[job.key] = rows
+                bar.update(task, advance=1, current=job.dataset)
+                if tick - last_write > RESULTS_REFRESH_SECONDS:
+                    store.write_results(ordered_rows())
+                    last_write = time.perf_counter()
+                overhead["persist"] += time.perf_counter() - tick
+        status = "finished"
+    finally:
+        tick = time.perf_counter()
+        store.write_results(ordered_rows())
+        manifest = build_manifest(config, argv, jobs, status, started)
+        store.write_manifest(manifest)
+        overhead["persist"] += time.perf_counter() - tick
+    if report:
+        from drama2.bench.report import build_report
+
+        tick = time.perf_counter()
+        build_report(config.out)
+        overhead["report"] = time.perf_counter() - tick
+    wall = time.perf_counter() - clock
+    store.write_manifest({**manifest, "wall_seconds": wall, "runner_overhead_seconds": overhead})
+    failed = {row["job"] for row in ordered_rows() if row["status"] == "failed"}
+    return BenchResult(out=Path(config.out), results=store.read_results(), n_jobs=len(jobs), n_resumed=n_resumed,
+                       n_failed_jobs=len(failed), wall_seconds=wall, overhead_seconds=overhead)

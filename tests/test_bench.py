@@ -1,0 +1,218 @@
+"""drama2 bench: grid expansion, the run directory contract, resume, failures, executors, report, CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from drama2.bench import BenchConfig, run_bench
+from drama2.bench import execute as execute_module
+from drama2.bench.config import parse_scorer
+from drama2.bench.jobs import expand_grid
+from drama2.bench.store import RunStore
+from drama2.cli import cli
+from drama2.errors import InvalidInputError, UnknownComponentError
+
+CONTRACT_COLUMNS = ["dataset", "pipeline", "reducer", "metric", "scorer", "split_level", "seed", "protocol", "status",
+                    "auc", "ap", "mcc", "rws", "rws_drama", "fit_seconds", "score_seconds", "error"]
+SMALL = dict(datasets=["synthetic-newclass-100"], reducers=["pca", "nmf"], metrics=["l2", "wl2", "correlation"],
+             scorers=["drama[reducer=ica]"], seeds=[0, 1])
+
+
+def _config(tmp_path, name="run", **overrides):
+    return BenchConfig(**{**SMALL, "out": str(tmp_path / name), **overrides})
+
+
+def _scores(frame):
+    return frame.sort_values(["dataset", "pipeline", "seed"]).set_index(["dataset", "pipeline", "seed"])[
+        ["status", "auc", "ap", "mcc", "rws"]]
+
+
+# ---------------------------------------------------------------- configuration and grid
+def test_scorer_parameters_expand_like_benchopt():
+    specs = parse_scorer("lof[n_neighbors=[5, 10, 35]]")
+    assert [s.label for s in specs] == ["lof[n_neighbors=5]", "lof[n_neighbors=10]", "lof[n_neighbors=35]"]
+    assert parse_scorer("iforest")[0].params == ()
+    two = parse_scorer("knn[n_neighbors=[1, 2], method=mean]")
+    assert [dict(s.params) for s in two] == [{"method": "mean", "n_neighbors": 1}, {"method": "mean", "n_neighbors": 2}]
+    with pytest.raises(InvalidInputError, match="key=value"):
+        parse_scorer("lof[5]")
+
+
+def test_grid_shares_one_fit_across_metrics_and_keys_are_stable(tmp_path):
+    config = _config(tmp_path)
+    jobs = expand_grid(config)
+    # 2 seeds × (2 reducers + 1 scorer); each DRAMA job carries all three metrics.
+    assert len(jobs) == 6 and all(j.metrics == ("l2", "wl2", "correlation") for j in jobs if j.kind == "drama")
+    keys = [j.key for j in jobs]
+    assert len(set(keys)) == len(keys)
+    # Identity, not position, decides keys and seeds: reversing the grid changes nothing.
+    reversed_jobs = expand_grid(_config(tmp_path, seeds=[1, 0], reducers=["nmf", "pca"]))
+    assert {j.key: j.random_state for j in jobs} == {j.key: j.random_state for j in reversed_jobs}
+
+
+def test_yaml_config_mirrors_the_flags(tmp_path):
+    path = tmp_path / "bench.yaml"
+    path.write_text("datasets: [wine, glass]\nreducers: pca\nsplit-levels: [1, 2]\nscorers:\n  - iforest\n"
+                    "protocol: split\ndrama:\n  n_components: 3\n")
+    config = BenchConfig.from_yaml(path, seeds="0,1")
+    assert config.datasets == ["wine", "glass"] and config.reducers == ["pca"] and config.split_levels == [1, 2]
+    assert config.protocol == "split" and config.seeds == [0, 1] and config.drama == {"n_components": 3}
+    path.write_text("datasets: [wine]\nreducer: pca\n")
+    with pytest.raises(InvalidInputError, match=r"unknown keys \['reducer'\]"):
+        BenchConfig.from_yaml(path)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"protocol": "loo"}, "protocol must be one of"),
+    ({"executor": "dask"}, "needs --scheduler"),
+    ({"datasets": []}, "no datasets"),
+    ({"jobs": 0}, "jobs must be at least 1"),
+])
+def test_bad_configurations_are_refused(tmp_path, overrides, message):
+    with pytest.raises(InvalidInputError, match=message):
+        _config(tmp_path, **overrides)
+
+
+def test_unknown_names_fail_before_anything_runs(tmp_path):
+    with pytest.raises(UnknownComponentError, match="Did you mean .mahalanobis"):
+        run_bench(_config(tmp_path, metrics=["l2", "mahalonobis"]), progress=False)
+    assert not (tmp_path / "run" / "jobs").exists()
+
+
+# ---------------------------------------------------------------- the run directory
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    config = BenchConfig(**{**SMALL, "out": str(out / "run")})
+    return config, run_bench(config, progress=False, argv=["drama2", "bench", "--test"])
+
+
+def test_run_directory_follows_the_contract(finished_run):
+    config, result = finished_run
+    out = result.out
+    frame = pd.read_csv(out / "results.csv")
+    assert set(CONTRACT_COLUMNS) <= set(frame.columns)
+    assert len(frame) == 2 * (2 * 3 + 1) and (frame["status"] == "ok").all()
+    assert frame["auc"].between(0, 1).all()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet")[["auc"]], frame[["auc"]])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["command"] == ["drama2", "bench", "--test"]
+    assert {"drama2", "numpy", "torch", "scikit-learn"} <= set(manifest["versions"])
+    assert manifest["device"] == "cpu" and manifest["n_jobs"] == 6 and manifest["plugins"]
+    assert len(list((out / "jobs").glob("*.json"))) == 6
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_metric_rows_of_one_fit_match_a_direct_fit(finished_run):
+    from drama2 import Drama, evaluation, load_dataset
+
+    _config, result = finished_run
+    frame = result.results
+    row = frame[(frame["pipeline"] == "drama-pca-wl2-s1") & (frame["seed"] == 1)].iloc[0]
+    ds = load_dataset("synthetic-newclass-100")
+    model = Drama(reducer="pca", random_state=int(row["random_state"])).fit(ds.X)
+    assert row["auc"] == pytest.approx(evaluation.auc(ds.y, model.score_samples(ds.X, metric="wl2")), abs=1e-12)
+
+
+def test_resume_skips_finished_jobs_and_gives_the_same_table(finished_run):
+    config, result = finished_run
+    again = run_bench(config, progress=False)
+    assert again.n_resumed == again.n_jobs == 6
+    pd.testing.assert_frame_equal(_scores(again.results), _scores(result.results))
+
+
+def test_an_interrupted_run_keeps_finished_jobs_and_resumes(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    real, calls = execute_module.run_job, []
+
+    def interrupt_on_third(job, **kwargs):
+        calls.append(job.key)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job, **kwargs)
+
+    monkeypatch.setattr("drama2.bench.executors.run_job", interrupt_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(config, progress=False, report=False)
+    store = RunStore(config.out)
+    assert len(list(store.jobs_dir.glob("*.json"))) == 2
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "interrupted"
+    assert len(pd.read_csv(tmp_path / "run" / "results.csv")) == 2 * 3  # the two finished DRAMA jobs
+    monkeypatch.setattr("drama2.bench.executors.run_job", real)
+    resumed = run_bench(config, progress=False, report=False)
+    assert resumed.n_resumed == 2 and (resumed.results["status"] == "ok").all() and len(resumed.results) == 14
+
+
+def test_failures_are_recorded_and_retried_and_incompatible_jobs_skipped(tmp_path):
+    config = _config(tmp_path, reducers=["pca"], scorers=["drama[n_components=0]", "drama[reducer=ica, bogus=1]"],
+                     seeds=[0], datasets=["synthetic-newclass-100", "digits"])
+    result = run_bench(config, progress=False)
+    frame = result.results
+    failed = frame[frame["status"] == "failed"]
+    assert set(failed["pipeline"]) == {"drama[n_components=0]", "drama[bogus=1, reducer=ica]"}
+    assert failed["error"].str.contains("n_components").any() and failed["error"].str.contains("bogus").any()
+    skipped = frame[frame["status"] == "skipped"]
+    assert set(skipped["dataset"]) == {"digits"} and skipped["error"].str.contains("no anomaly labels").all()
+    again = run_bench(config, progress=False, report=False)
+    assert again.n_resumed == again.n_jobs - 2  # the two failed jobs ran again
+    report = (result.out / "report.md").read_text()
+    assert "## Failed and skipped" in report and "no anomaly labels" in report
+
+
+def test_split_protocol_scores_the_held_out_share(tmp_path):
+    result = run_bench(_config(tmp_path, protocol="split", seeds=[0], scorers=[]), progress=False, report=False)
+    frame = result.results
+    assert (frame["n_test"] == 314).all() and (frame["n_train"] == 731).all()
+    assert (frame["n_outliers"] == 14).all()  # 45 anomalies, stratified: 30 % of them are tested
+
+
+# ---------------------------------------------------------------- executors give identical numbers
+def test_loky_and_dask_give_the_same_numbers_as_sequential(finished_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _config_, sequential = finished_run
+    loky = run_bench(_config(tmp_path, "loky", jobs=2), progress=False, report=False)
+    pd.testing.assert_frame_equal(_scores(loky.results), _scores(sequential.results))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        config = _config(tmp_path, "dask", executor="dask", scheduler=cluster.scheduler_address)
+        dask = run_bench(config, progress=False, report=False, scheduler_client=client)
+    pd.testing.assert_frame_equal(_scores(dask.results), _scores(sequential.results))
+
+
+# ---------------------------------------------------------------- report and CLI
+def test_report_marks_the_best_and_draws_heatmaps(finished_run):
+    _config_, result = finished_run
+    report = (result.out / "report.md").read_text()
+    assert "## Best DRAMA configuration vs the baselines" in report and "average rank" in report
+    best = result.results.loc[result.results["auc"].idxmax()]
+    assert f"**{best['auc']:.3f}**" in report
+    assert (result.out / "figures" / "heatmap-synthetic-newclass-100.png").stat().st_size > 5000
+    html = (result.out / "report.html").read_text()
+    assert "<table>" in html and "class=best" in html and "figures/comparison.png" in html
+
+
+def test_cli_bench_then_report(tmp_path, monkeypatch):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["bench", "--datasets", "synthetic-newclass-100", "--reducers", "pca", "--metrics", "l2,l1",
+            "--scorers", "drama[reducer=ica]", "--out", str(out), "--no-progress"]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "best DRAMA" in first.output and "drama[reducer=ica]" in first.output
+    (out / "report.md").unlink()
+    rebuilt = runner.invoke(cli, ["report", str(out)])
+    assert rebuilt.exit_code == 0 and (out / "report.md").is_file()
+    missing = runner.invoke(cli, ["report", str(tmp_path)])
+    assert missing.exit_code != 0 and "not a bench run directory" in str(missing.exception)
+
+
+def test_the_embedded_default_needs_no_download(monkeypatch, tmp_path):
+    from drama2.bench.config import DEFAULT_SIMULATIONS, default_datasets
+
+    monkeypatch.setenv("DRAMA2_DATA", str(tmp_path))
+    monkeypatch.setenv("DRAMA2_CACHE", str(tmp_path))
+    assert default_datasets() == list(DEFAULT_SIMULATIONS)
+    assert np.all([name.startswith("synthetic-") for name in default_datasets()])
