@@ -27,7 +27,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/drama2 demo
+	$(BIN)/drama2 bench
 
 benchmarks: install
 	$(BIN)/python benchmarks/drama_grid.py

@@ -47,6 +47,15 @@ def register_clusterers(register):
 @hookimpl
 def register_scorers(register):
     register("drama", "drama2.engine:Drama", description="the DRAMA meta-algorithm (reduce, split, prototypes, metric)")
+    register("lof", "drama2.scorers.baselines:LOF",
+             description="Local Outlier Factor (scikit-learn); score = the LOF value, about 1 for inliers")
+    register("iforest", "drama2.scorers.baselines:IForest",
+             description="Isolation Forest (scikit-learn); score = 2^(-E[h(x)]/c(psi))")
+    register("knn", "drama2.scorers.baselines:KNN",
+             description="distance to the k-th nearest training neighbour (or the mean/median of the k)")
+    register("pyod:*", "drama2.scorers.pyod_adapter:make_pyod_factory",
+             description="any installed PyOD detector by class name, e.g. pyod:ECOD, pyod:HBOS, pyod:COPOD "
+                         "(parameters pass through)")
 
 
 @hookimpl

@@ -21,6 +21,7 @@ from drama2.device import check_random_state, resolve_device, seed_from
 from drama2.errors import InvalidInputError
 from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
+from drama2.scorers.base import check_contamination, contamination_threshold
 from drama2.validation import check_array, check_is_fitted, check_n_features
 
 __all__ = ["Drama", "Leaf"]
@@ -155,9 +156,7 @@ class Drama(BaseEstimator):
                 f"min_leaf_size must be a share in (0, 1) or an integer >= 1, got {self.min_leaf_size!r}.")
         if self.prototype not in ("decode", "mean"):
             raise InvalidInputError(f"prototype must be 'decode' or 'mean', got {self.prototype!r}.")
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, (float, int)) and 0 < c <= 0.5)):
-            raise InvalidInputError(f"contamination must be a float in (0, 0.5] or 'auto', got {c!r}.")
+        check_contamination(self.contamination)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None):
@@ -253,10 +252,7 @@ class Drama(BaseEstimator):
         return children or [leaf]
 
     def _threshold(self, scores):
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            return float(q3 + 1.5 * (q3 - q1))
-        return float(np.percentile(scores, 100.0 * (1.0 - self.contamination)))
+        return contamination_threshold(scores, check_contamination(self.contamination))
 
     # ------------------------------------------------------------------ scoring
     def _score_scaled(self, Xd, metric):

@@ -58,6 +58,20 @@ CPU_CHUNK_ELEMENTS = 1 << 18
 CUDA_CHUNK_ELEMENTS = 1 << 26
 
 
+def _symmetric_pinv(matrix: np.ndarray, rtol: float = 1e-15) -> np.ndarray:
+    """Pseudo-inverse of a symmetric matrix through its eigendecomposition.
+
+    Equal to ``np.linalg.pinv(matrix)`` (same relative cut-off on the singular values, which for a
+    symmetric matrix are the absolute eigenvalues) but about four times faster than its SVD, which
+    matters for wide data: a 3000-feature covariance takes seconds instead of half a minute.
+    """
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    magnitude = np.abs(eigenvalues)
+    keep = magnitude > rtol * magnitude.max() if magnitude.size else magnitude.astype(bool)
+    kept = vectors[:, keep]
+    return (kept / eigenvalues[keep]) @ kept.T
+
+
 @dataclass
 class LeafStats:
     """Statistics of the members of each leaf, used by the weighted and Mahalanobis metrics.
@@ -96,7 +110,7 @@ class LeafStats:
     def precisions(self) -> np.ndarray:
         """Moore–Penrose pseudo-inverse of each leaf covariance (computed once, cached)."""
         if "precisions" not in self._cache:
-            self._cache["precisions"] = np.stack([np.linalg.pinv(c) for c in self.covariances])
+            self._cache["precisions"] = np.stack([_symmetric_pinv(c) for c in self.covariances])
         return self._cache["precisions"]
 
     def tensor(self, name: str, like: torch.Tensor) -> torch.Tensor:

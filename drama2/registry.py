@@ -71,8 +71,26 @@ class Registration:
     def is_lazy(self) -> bool:
         return isinstance(self.target, str)
 
+    @property
+    def family_prefix(self) -> str | None:
+        """For a family registration such as ``pyod:*``, the prefix its members' names start with."""
+        return self.name[:-1] if self.name.endswith("*") else None
+
+    def member(self, name: str) -> "Registration":
+        """The registration of family member ``name`` (e.g. ``pyod:ECOD`` of ``pyod:*``)."""
+        return Registration(self.kind, name, self.provider, self.target, self.description,
+                            {**self.metadata, "member": name[len(self.family_prefix):]})
+
     def load(self) -> Any:
-        """Return the component, importing a lazy ``"module:attr"`` target on first use."""
+        """Return the component, importing a lazy ``"module:attr"`` target on first use.
+
+        A family member's target is a factory called with the member's name, so ``pyod:ECOD``
+        loads as ``make_pyod_factory("ECOD")``.
+        """
+        obj = self._load_target()
+        return obj(self.metadata["member"]) if "member" in self.metadata else obj
+
+    def _load_target(self) -> Any:
         if not self.is_lazy:
             return self.target
         module_name, _, attr = self.target.partition(":")
@@ -278,6 +296,9 @@ class Registry:
         if not matches and ":" in name:
             provider, _, short = name.partition(":")
             matches = [r for r in regs if r.provider == provider and r.name == short]
+        if not matches:  # a member of a family such as ``pyod:*``
+            matches = [r.member(name) for r in regs
+                       if r.family_prefix and name.startswith(r.family_prefix) and len(name) > len(r.family_prefix)]
         if len(matches) == 1:
             return matches[0]
         if matches:

@@ -138,3 +138,12 @@ def test_cuda_matches_cpu(name, rng):
     cpu = pairwise_distances(X, P, name, stats, device="cpu")
     gpu = pairwise_distances(X, P, name, stats, device="cuda")
     np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-9)
+
+
+def test_leaf_precisions_equal_numpys_pseudo_inverse_for_singular_covariances(rng):
+    from drama2.metrics import _symmetric_pinv
+
+    for n, d in ((5, 20), (300, 40), (50, 3)):  # rank-deficient, well-conditioned, tiny
+        cov = np.cov(rng.normal(size=(n, d)).T, bias=True)
+        np.testing.assert_allclose(_symmetric_pinv(cov), np.linalg.pinv(cov), atol=1e-10 * np.abs(np.linalg.pinv(cov)).max())
+    np.testing.assert_array_equal(_symmetric_pinv(np.zeros((3, 3))), np.zeros((3, 3)))

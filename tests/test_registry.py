@@ -159,3 +159,22 @@ def test_a_broken_entry_point_is_reported_by_the_cli(broken_distribution):
                             text=True, env=dict(os.environ, DRAMA2_STRICT_PLUGINS="1", **env))
     assert strict.returncode != 0
     assert "drama2-broken" in strict.stderr
+
+
+def test_a_family_registration_resolves_its_members():
+    import pytest
+
+    from drama2.errors import UnknownComponentError
+    from drama2.hookspecs import hookimpl
+    from drama2.registry import Registry
+
+    class FamilyPlugin:
+        @hookimpl
+        def register_scorers(self, register):
+            register("toy:*", lambda member: f"made {member}", description="a toy family")
+
+    registry = Registry(load_entry_points=False, plugins=[("fam", FamilyPlugin())])
+    assert registry.load("scorers", "toy:ABC") == "made ABC"
+    assert registry.get("scorers", "toy:ABC").metadata["member"] == "ABC"
+    with pytest.raises(UnknownComponentError):
+        registry.get("scorers", "toy:")  # the prefix alone names no member

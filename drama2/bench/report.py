@@ -91,7 +91,7 @@ def draw_comparison(table: pd.DataFrame, path: Path) -> None:
 
     columns = summary.score_columns(table)
     values = table[columns].astype(float)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(values) * max(1, len(columns)) / 2), 4),
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.3 * len(values) * max(1, len(columns))), 4.2),
                            constrained_layout=True)
     width = 0.8 / max(1, len(columns))
     x = np.arange(len(values))
@@ -101,8 +101,8 @@ def draw_comparison(table: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("AUC")
     ax.set_ylim(min(0.4, float(np.nanmin(values.to_numpy())) if values.size else 0.4), 1.0)
     ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
-    ax.legend(fontsize=8, ncol=min(4, len(columns)), loc="lower left")
-    ax.set_title("Best DRAMA configuration (chosen with the labels) vs the baselines")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title("Best DRAMA (chosen with the labels) vs the baselines", fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -235,7 +235,7 @@ h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{padding:.25em .7em;border-bottom:1px solid #e3e3e3;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
-td.best{font-weight:700;background:#e6f4ea}caption{caption-side:bottom;color:#666;font-size:.85em;text-align:left}
+td.best{font-weight:700;background:#e6f4ea}td.text{text-align:left}caption{caption-side:bottom;color:#666;font-size:.85em;text-align:left}
 img{max-width:100%;margin:.5em 0}code{background:#f3f3f3;padding:0 .2em}
 """
 
@@ -244,6 +244,12 @@ def _inline_html(text: str) -> str:
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _cell_class(value, best: bool) -> str:
+    """Numbers align right (the default), text left; the best cells are highlighted."""
+    classes = (["best"] if best else []) + ([] if isinstance(value, (int, float, np.number)) else ["text"])
+    return f" class='{' '.join(classes)}'" if classes else ""
 
 
 def render_html(blocks: list) -> str:
@@ -264,7 +270,7 @@ def render_html(blocks: list) -> str:
                 parts.append(f"<caption>{html.escape(table.caption)}</caption>")
             parts.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in table.headers) + "</tr>")
             for r, row in enumerate(table.rows):
-                cells = "".join(f"<td{' class=best' if (r, i) in table.best else ''}>{_inline_html(_fmt(v))}</td>"
+                cells = "".join(f"<td{_cell_class(v, (r, i) in table.best)}>{_inline_html(_fmt(v))}</td>"
                                 for i, v in enumerate(row))
                 parts.append(f"<tr>{cells}</tr>")
             parts.append("</table>")

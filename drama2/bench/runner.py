@@ -53,7 +53,8 @@ def check_names(config: BenchConfig) -> None:
     for kind, names in (("datasets", config.datasets), ("reducers", config.reducers if config.metrics else []),
                         ("metrics", config.metrics), ("scorers", [s.name for s in config.scorer_specs])):
         for name in names:
-            registry.get(kind, name)
+            # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
+            registry.load(kind, name) if kind == "scorers" else registry.get(kind, name)
 
 
 def _versions() -> dict:
