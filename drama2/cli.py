@@ -17,7 +17,10 @@ from drama2.registry import KINDS, get_registry, normalize_kind
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=True)
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal:  # piped or redirected: do not squeeze tables into 80 columns
+        console = Console(stderr=stderr, soft_wrap=True, width=200)
+    return console
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

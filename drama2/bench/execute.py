@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import warnings
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from drama2.bench.jobs import Job
 #: Columns of results.csv, in order (the run-directory contract plus context).
 RESULT_COLUMNS = ("dataset", "pipeline", "reducer", "metric", "scorer", "params", "split_level", "seed",
                   "protocol", "status", "auc", "ap", "mcc", "rws", "rws_drama", "p_at_n", "fit_seconds",
-                  "score_seconds", "error", "n_train", "n_test", "n_features", "n_outliers", "random_state", "job")
+                  "score_seconds", "error", "warnings", "n_train", "n_test", "n_features", "n_outliers", "random_state", "job")
 SCORE_COLUMNS = ("auc", "ap", "mcc", "rws", "rws_drama", "p_at_n")
 SPLIT_TEST_SHARE = 0.3
 MAX_ERROR_CHARS = 500
@@ -124,8 +125,19 @@ def run_job(job: Job, data_dir=None, device: str = "auto") -> list[dict]:
     Returns
     -------
     list of dict
-        Rows with the columns of :data:`RESULT_COLUMNS`; ``status`` is ok, failed or skipped.
+        Rows with the columns of :data:`RESULT_COLUMNS`; ``status`` is ok, failed or skipped, and
+        ``warnings`` holds the distinct warnings the job raised (kept with the result, not printed).
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = _run_job(job, data_dir, device)
+    messages = "; ".join(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    for row in rows:
+        row["warnings"] = messages[:MAX_ERROR_CHARS] or None
+    return rows
+
+
+def _run_job(job: Job, data_dir, device) -> list[dict]:
     try:
         dataset = _load(job.dataset, data_dir)
     except Exception as exc:  # a missing or corrupt file fails this job, not the run

@@ -168,7 +168,7 @@ def run_bench(config: BenchConfig, *, argv=None, progress: bool | None = None, r
                 rows_by_key[job.key] = rows
                 bar.update(task, advance=1, current=job.dataset)
                 if tick - last_write > RESULTS_REFRESH_SECONDS:
-                    store.write_results(ordered_rows())
+                    store.write_results(ordered_rows(), parquet=False)
                     last_write = time.perf_counter()
                 overhead["persist"] += time.perf_counter() - tick
         status = "finished"

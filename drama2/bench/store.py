@@ -73,8 +73,8 @@ class RunStore:
         rows = self.load_job(key)
         return rows if rows and all(r.get("status") in DONE_STATUSES for r in rows) else None
 
-    def write_results(self, rows: list[dict]) -> Path:
-        """Write results.csv (and results.parquet when pyarrow is installed), atomically."""
+    def write_results(self, rows: list[dict], *, parquet: bool = True) -> Path:
+        """Write results.csv (and results.parquet when pyarrow is installed and ``parquet``), atomically."""
         import pandas as pd
 
         frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -84,7 +84,9 @@ class RunStore:
             import pyarrow  # noqa: F401
         except ImportError:
             return path
-        write_atomic(self.root / "results.parquet", frame.astype({"params": "string", "error": "string"})
+        if not parquet:
+            return path
+        write_atomic(self.root / "results.parquet", frame.astype({"params": "string", "error": "string", "warnings": "string"})
                      .to_parquet(index=False))
         return path
 
