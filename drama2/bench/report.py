@@ -91,7 +91,7 @@ def draw_comparison(table: pd.DataFrame, path: Path) -> None:
 
     columns = summary.score_columns(table)
     values = table[columns].astype(float)
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.3 * len(values) * max(1, len(columns))), 4.2),
+    fig, ax = plt.subplots(figsize=(min(16.0, max(8.0, 0.6 * len(values))), 4.2),
                            constrained_layout=True)
     width = 0.8 / max(1, len(columns))
     x = np.arange(len(values))
