@@ -80,11 +80,11 @@ class RunStore:
         frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
         path = self.root / "results.csv"
         write_atomic(path, frame.to_csv(index=False).encode())
+        if not parquet:
+            return path
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            return path
-        if not parquet:
             return path
         write_atomic(self.root / "results.parquet", frame.astype({"params": "string", "error": "string", "warnings": "string"})
                      .to_parquet(index=False))
