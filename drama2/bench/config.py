@@ -37,9 +37,6 @@ class ScorerSpec:
         """The pipeline name used in results and reports."""
         return scorer_label(self.name, self.params)
 
-    def as_dict(self) -> dict:
-        return dict(self.params)
-
 
 def scorer_label(name: str, params) -> str:
     """``name`` or ``name[p=v, ...]``: how a scorer with parameters is written everywhere."""

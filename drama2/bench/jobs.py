@@ -54,13 +54,6 @@ class Job:
         """The train/test split's seed: shared by every pipeline on one dataset and seed, so all see one split."""
         return _seed_of({"dataset": self.dataset, "seed": self.seed, "purpose": "split"})
 
-    @property
-    def label(self) -> str:
-        """Human-readable description of the fit."""
-        if self.kind == "drama":
-            return f"drama {self.reducer} (split level {self.split_level}) on {self.dataset}"
-        return f"{self.pipeline_of()} on {self.dataset}"
-
     def pipeline_of(self, metric: str | None = None) -> str:
         """Pipeline name of a result row: ``drama-<reducer>-<metric>-s<level>`` or the scorer's label."""
         if self.kind == "drama":

@@ -21,6 +21,7 @@ import pandas as pd
 
 from drama2.datasets.base import Dataset
 from drama2.datasets.odds import DatasetNotFoundError, data_dirs
+from drama2.datasets import tables
 from drama2.datasets.splits import leave_one_class_out
 from drama2.errors import InvalidInputError
 
@@ -78,16 +79,15 @@ def find_files(labels_path=None, features_path=None, data_dir=None) -> tuple[Pat
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV (``.csv``, ``.csv.gz``) or parquet (``.parquet``, ``.pq``) table."""
-    name = path.name.lower()
+    """A CSV (``.csv``, ``.csv.gz``) or parquet (``.parquet``, ``.pq``) table, read by :func:`tables.read_table`."""
+    if not path.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+        raise InvalidInputError(f"ALeRCE: {path} is neither CSV (.csv, .csv.gz) nor parquet (.parquet, .pq).")
     try:
-        if name.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path)
-        if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
+        return tables.read_table(path)
+    except InvalidInputError:
+        raise
     except Exception as exc:  # pandas/pyarrow raise many types for a damaged file
         raise InvalidInputError(f"ALeRCE: cannot read {path} ({type(exc).__name__}: {exc}).") from exc
-    raise InvalidInputError(f"ALeRCE: {path} is neither CSV (.csv, .csv.gz) nor parquet (.parquet, .pq).")
 
 
 def read_labels(path: Path) -> pd.DataFrame:
