@@ -29,6 +29,18 @@ def register_reducers(register):
     register("ica", "drama2.reducers.linear:ICAReducer", description="independent component analysis (FastICA)")
     register("nmf", "drama2.reducers.linear:NMFReducer",
              description="non-negative matrix factorisation (non-negative input)")
+    neural = "drama2.reducers.neural"
+    register("ae", f"{neural}:AutoEncoder", description="dense autoencoder (torch; GPU when available)")
+    register("vae", f"{neural}:VariationalAutoEncoder",
+             description="dense variational autoencoder; encodes the posterior mean")
+    register("conv1d-ae", f"{neural}:Conv1dAutoEncoder", description="1-D convolutional autoencoder (spectra, "
+             "light curves)")
+    register("conv1d-vae", f"{neural}:Conv1dVariationalAutoEncoder", description="1-D convolutional VAE")
+    register("conv2d-ae", f"{neural}:Conv2dAutoEncoder", description="2-D convolutional autoencoder (images, "
+             "cutouts; square images or image_shape)")
+    register("conv2d-vae", f"{neural}:Conv2dVariationalAutoEncoder", description="2-D convolutional VAE")
+    register("umap", "drama2.reducers.umap:UMAPReducer",
+             description="UMAP (umap-learn); prototypes are member means (no inverse)")
 
 
 @hookimpl
@@ -53,6 +65,8 @@ def register_scorers(register):
              description="Isolation Forest (scikit-learn); score = 2^(-E[h(x)]/c(psi))")
     register("knn", "drama2.scorers.baselines:KNN",
              description="distance to the k-th nearest training neighbour (or the mean/median of the k)")
+    register("ae-recon", "drama2.scorers.recon:AERecon",
+             description="autoencoder reconstruction error (any neural reducer as the model)")
     register("pyod:*", "drama2.scorers.pyod_adapter:make_pyod_factory",
              description="any installed PyOD detector by class name, e.g. pyod:ECOD, pyod:HBOS, pyod:COPOD "
                          "(parameters pass through)")

@@ -193,11 +193,13 @@ class Drama(BaseEstimator):
         Xd = scaler.to_distance_space(X)
         Xr = scaler.to_reducer_space(Xd)
 
+        reducer_params = _with_device(reducer_cls, self.reducer_params, device)
         leaves = [Leaf(path="", members=np.arange(X.shape[0]))]
         for _ in range(int(self.split_levels)):
             next_level = []
             for leaf in leaves:
-                next_level.extend(self._split(leaf, Xd, Xr, scaler, min_leaf, reducer_cls, clusterer_cls, rng))
+                next_level.extend(self._split(leaf, Xd, Xr, scaler, min_leaf, reducer_cls, reducer_params,
+                                              clusterer_cls, rng))
             leaves = next_level
         leaves = [leaf for leaf in leaves if leaf.prototype is not None]
         prototypes = np.stack([leaf.prototype for leaf in leaves])
@@ -226,13 +228,12 @@ class Drama(BaseEstimator):
             return int(self.random_state)
         return seed_from(rng)
 
-    def _split(self, leaf, Xd, Xr, scaler, min_leaf, reducer_cls, clusterer_cls, rng):
+    def _split(self, leaf, Xd, Xr, scaler, min_leaf, reducer_cls, reducer_params, clusterer_cls, rng):
         """Split ``leaf`` in two; a leaf too small to split is carried to the next level unchanged."""
         if leaf.size < 2 * min_leaf or (leaf.prototype is not None and leaf.size <= self.n_components):
             return [leaf]
         rows = Xr[leaf.members]
-        reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng),
-                              **(self.reducer_params or {}))
+        reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng), **reducer_params)
         Z = np.asarray(reducer.fit_transform(rows), dtype=np.float64)
         clusterer = clusterer_cls(n_clusters=2, random_state=self._leaf_seed(rng), **(self.clusterer_params or {}))
         labels = np.asarray(clusterer.fit_predict(Z))
@@ -304,6 +305,16 @@ class Drama(BaseEstimator):
         """Index into ``leaves_`` of each sample's nearest prototype."""
         Xd, _ = self._prepare(X)
         return _nearest(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_, self.device_)[1]
+
+
+def _with_device(reducer_cls, params, device) -> dict:
+    """The reducer's parameters, with Drama's device added for reducers that train on one (neural ones)."""
+    import inspect
+
+    params = dict(params or {})
+    if "device" not in params and "device" in inspect.signature(reducer_cls).parameters:
+        params["device"] = device
+    return params
 
 
 def _nearest(Xd, prototypes, metric, stats, device):

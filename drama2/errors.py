@@ -16,6 +16,7 @@ __all__ = [
     "AmbiguousComponentError",
     "ComponentLoadError",
     "PluginLoadError",
+    "TrainingDivergedError",
 ]
 
 
@@ -51,3 +52,7 @@ class ComponentLoadError(Drama2Error, ImportError):
 
 class PluginLoadError(Drama2Error, RuntimeError):
     """A plugin failed to load or register while the registry runs in strict mode."""
+
+
+class TrainingDivergedError(Drama2Error, FloatingPointError):
+    """Training a neural model produced a non-finite loss; the message names the epoch and what to try."""

@@ -24,7 +24,33 @@ def data_dir() -> Path:
 
 
 @pytest.fixture
+def torch_one_thread():
+    """Run a test's torch code on one thread: tiny networks gain nothing from more, and on a busy
+    2-core machine OpenMP's spinning threads make them crawl."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
 def rng():
     import numpy as np
 
     return np.random.default_rng(12345)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``gpu`` on machines without CUDA (they run where one is present)."""
+    gpu_tests = [item for item in items if "gpu" in item.keywords]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in gpu_tests:
+        item.add_marker(skip)

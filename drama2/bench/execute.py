@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 import warnings
 
@@ -78,6 +79,9 @@ def incompatibility(job: Job, dataset) -> str | None:
             return f"n_components={n_components} exceeds the {d} features"
         if job.reducer == "nmf" and params.get("scaling") in ("standard", "robust"):
             return f"nmf needs non-negative input, which scaling={params['scaling']!r} does not give"
+        image_shape = dict(params.get("reducer_params") or {}).get("image_shape")
+        if job.reducer.startswith("conv2d-") and image_shape is None and math.isqrt(d) ** 2 != d:
+            return f"{job.reducer} needs square images or reducer_params.image_shape; rows have {d} features"
     else:
         n_train = n if job.protocol == "transductive" else int(n * (1 - SPLIT_TEST_SHARE))
         k = dict(job.params).get("n_neighbors")

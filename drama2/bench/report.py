@@ -58,26 +58,40 @@ def _figure_name(dataset: str) -> str:
 
 
 def draw_heatmap(grid: pd.DataFrame, title: str, path: Path) -> None:
-    """A DRAMA-style reducer × metric heatmap with the values written in."""
+    """A DRAMA-style reducer × metric heatmap with the values written in.
+
+    The axes are placed at fixed margins (in inches) rather than by a layout
+    engine: laying out costs a second full draw, and a bench draws one figure
+    per dataset.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     values = grid.to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * values.shape[1], 0.9 + 0.45 * values.shape[0]),
-                           constrained_layout=True)
-    image = ax.imshow(values, cmap="viridis", vmin=np.nanmin(values) if np.isfinite(values).any() else 0, vmax=1,
+    n_rows, n_cols = values.shape
+    left = 0.25 + 0.075 * max(len(str(i)) for i in grid.index)
+    bottom = 0.35 + 0.055 * max(len(str(c)) for c in grid.columns)
+    top, right, colorbar = 0.35, 0.9, 0.15
+    cell_w, cell_h = 0.75, 0.45
+    width, height = left + cell_w * n_cols + colorbar + right, bottom + cell_h * n_rows + top
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((left / width, bottom / height, cell_w * n_cols / width, cell_h * n_rows / height))
+    cax = fig.add_axes(((left + cell_w * n_cols + colorbar) / width, bottom / height, 0.15 / width,
+                        cell_h * n_rows / height))
+    finite = np.isfinite(values)
+    image = ax.imshow(values, cmap="viridis", vmin=np.nanmin(values) if finite.any() else 0, vmax=1,
                       aspect="auto")
-    ax.set_xticks(range(values.shape[1]), grid.columns, rotation=45, ha="right")
-    ax.set_yticks(range(values.shape[0]), grid.index)
-    best = np.nanmax(values) if np.isfinite(values).any() else None
+    ax.set_xticks(range(n_cols), grid.columns, rotation=45, ha="right")
+    ax.set_yticks(range(n_rows), grid.index)
+    best = np.nanmax(values) if finite.any() else None
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
                     fontweight="bold" if v == best else "normal", color="black" if v > 0.75 else "white")
     ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=ax, label="AUC", shrink=0.8)
+    fig.colorbar(image, cax=cax, label="AUC")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -1,0 +1,359 @@
+"""Neural reducers on torch: ae, vae, conv1d-ae, conv1d-vae, conv2d-ae and conv2d-vae.
+
+Each reducer standardises its input (mean and standard deviation of the
+training rows), trains with :class:`~drama2.neural.NeuralEstimator`'s loop
+and maps back to data space with ``inverse_transform``, so DRAMA's
+prototypes are decoded latent centroids in the original units.
+
+The convolutional reducers also take shaped samples: ``(n, length)`` or
+``(n, channels, length)`` in 1-D, ``(n, H, W)`` or ``(n, channels, H, W)`` in
+2-D, and flat rows ``(n, H * W)`` with ``image_shape`` (square images are
+recognised by themselves). ``inverse_transform`` returns the shape they were
+fitted on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drama2.errors import InvalidInputError
+from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator
+from drama2.reducers.base import Reducer
+from drama2.validation import check_is_fitted
+
+__all__ = ["AutoEncoder", "VariationalAutoEncoder", "Conv1dAutoEncoder", "Conv1dVariationalAutoEncoder",
+           "Conv2dAutoEncoder", "Conv2dVariationalAutoEncoder"]
+
+# Standard deviations below this are treated as constant columns (scaled by 1, not blown up).
+_MIN_SCALE = 1e-12
+
+
+def _store(estimator, params: dict) -> None:
+    """scikit-learn style ``__init__``: keep every argument as an attribute, unchanged."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+# ------------------------------------------------------------------------- losses
+class _ReconstructionLoss:
+    """Mean squared reconstruction error of standardised rows."""
+
+    def _loss(self, network, batch, generator):
+        return (network(batch) - batch).pow(2).mean()
+
+
+class _VariationalLoss:
+    """Negative ELBO per feature: Gaussian reconstruction error plus ``beta`` times the KL to N(0, I)."""
+
+    def _loss(self, network, batch, generator):
+        import torch
+
+        mean, log_var = network.posterior(batch)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator, device=mean.device)
+        reconstruction = (network.decode(z) - batch).pow(2).sum(dim=1)
+        kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(dim=1)
+        return (reconstruction + float(self.beta) * kl).mean() / batch.shape[1]
+
+
+# ------------------------------------------------------------------------- shared reducer
+class _NeuralReducer(NeuralEstimator, Reducer):
+    """Standardise, train, and encode / decode in chunks; subclasses build the network."""
+
+    variational = False
+
+    def _check_model_params(self, n_features: int) -> None:
+        if self.variational and (not isinstance(self.beta, (int, float)) or isinstance(self.beta, bool)
+                                 or not self.beta >= 0):
+            raise InvalidInputError(f"{type(self).__name__}: beta must be a number >= 0, got {self.beta!r}.")
+
+    def _fit(self, X):
+        self._check_model_params(X.shape[1])
+        self._check_training_params()
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[scale < _MIN_SCALE] = 1.0
+        self.mean_, self.scale_ = mean, scale
+        self._train(self._standardise(X))
+
+    def _standardise(self, X):
+        return (X - self.mean_) / self.scale_
+
+    def _transform(self, X):
+        return self._infer(lambda net, x: net.encode(x), self._standardise(X))
+
+    def _inverse_transform(self, Z):
+        if Z.shape[1] != self.n_components:
+            raise InvalidInputError(f"{type(self).__name__}: Z has {Z.shape[1]} columns but the latent size is "
+                                    f"{self.n_components}.")
+        return self._infer(lambda net, z: net.decode(z), Z) * self.scale_ + self.mean_
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Decode(encode(X)) in data units (the posterior mean path for a VAE)."""
+        return self.inverse_transform(self.transform(X))
+
+
+# ------------------------------------------------------------------------- dense models
+_DENSE_DOC = """
+    Parameters
+    ----------
+    n_components : int, default 2
+        Latent size; at most the number of features.
+    hidden_sizes : "auto" or sequence of int, default "auto"
+        Encoder hidden layers (the decoder mirrors them). "auto" is one layer
+        of ``min(128, max(n_features // 2, 4 * n_components))`` units, the
+        original DRAMA's ``[d, d/2, z]`` shape with a floor and a cap.
+    activation : str, default "elu"
+        Hidden-layer activation: elu, silu, gelu, tanh, relu or leaky_relu.
+        The latent and output layers are always linear.
+{extra}{training}
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The trained network (eval mode) on ``device_``.
+    mean_, scale_ : ndarray of shape (n_features,)
+        Standardisation of the training data.
+    history_ : dict
+        ``train_loss`` and ``val_loss`` per epoch.
+    n_epochs_, best_epoch_ : int
+        Epochs run and the epoch whose weights were kept.
+    stop_reason_ : str
+        "max_epochs", "early_stopping" or "time_budget".
+    """
+
+_BETA_DOC = """    beta : float, default 1.0
+        Weight of the KL term (beta-VAE); 0 makes it a noisy autoencoder.
+"""
+
+
+class _DenseReducer(_NeuralReducer):
+    def _hidden(self, n_features: int) -> tuple:
+        from drama2.neural.networks import check_hidden_sizes
+
+        if isinstance(self.hidden_sizes, str) and self.hidden_sizes == "auto":
+            return (min(128, max(n_features // 2, 4 * self.n_components)),)
+        return check_hidden_sizes(self.hidden_sizes)
+
+    def _check_model_params(self, n_features):
+        super()._check_model_params(n_features)
+        self._hidden(n_features)
+        from drama2.neural.networks import activation
+
+        activation(self.activation)
+
+    def _build_network(self, sample_shape):
+        from drama2.neural.networks import AutoEncoderNet, VariationalNet, mlp
+
+        d, z, hidden = sample_shape[0], self.n_components, self._hidden(sample_shape[0])
+        decoder = mlp([z, *reversed(hidden), d], self.activation)
+        if self.variational:
+            body = mlp([d, *hidden], self.activation, last_activation=True)
+            return VariationalNet(body, hidden[-1] if hidden else d, z, decoder)
+        return AutoEncoderNet(mlp([d, *hidden, z], self.activation), decoder)
+
+
+class AutoEncoder(_ReconstructionLoss, _DenseReducer):
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", max_epochs=100, batch_size="auto",
+                 learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10, time_budget=None,
+                 device="auto", random_state=None):
+        _store(self, locals())
+
+
+class VariationalAutoEncoder(_VariationalLoss, _DenseReducer):
+    variational = True
+
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", beta=1.0, max_epochs=100,
+                 batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10,
+                 time_budget=None, device="auto", random_state=None):
+        _store(self, locals())
+
+
+AutoEncoder.__doc__ = ("Dense autoencoder (``\"ae\"``): standardised rows -> hidden layers -> linear latent "
+                       "-> mirrored decoder.\n" + _DENSE_DOC.format(extra="", training=TRAINING_PARAMS_DOC))
+VariationalAutoEncoder.__doc__ = (
+    "Dense variational autoencoder (``\"vae\"``); ``transform`` returns the posterior mean.\n"
+    + _DENSE_DOC.format(extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
+
+
+# ------------------------------------------------------------------------- convolutional models
+class _ConvReducer(_NeuralReducer):
+    """Shaped input handling for the convolutional reducers; ``spatial_dims`` is 1 or 2."""
+
+    spatial_dims = 1
+
+    def _sample_shape(self, arr: np.ndarray) -> tuple:
+        """(channels, *spatial) of the network for input ``arr``; also checks the input's rank."""
+        name, dims = type(self).__name__, self.spatial_dims
+        if arr.ndim == dims + 2:
+            return tuple(arr.shape[1:])
+        if arr.ndim == dims + 1 and dims == 2:
+            return (1, *arr.shape[1:])
+        if arr.ndim == 2:
+            if dims == 1:
+                return (1, arr.shape[1])
+            return (1, *self._image_shape(arr.shape[1]))
+        expected = ("(n, length) or (n, channels, length)" if dims == 1
+                    else "(n, H, W), (n, channels, H, W) or flat (n, H * W) rows")
+        raise InvalidInputError(f"{name} expects {expected} input, got an array of shape {arr.shape}.")
+
+    def _image_shape(self, n_features: int) -> tuple:
+        name = type(self).__name__
+        if self.image_shape is not None:
+            try:
+                shape = tuple(int(s) for s in self.image_shape)
+            except (TypeError, ValueError):
+                shape = ()
+            if len(shape) != 2 or min(shape) < 1:
+                raise InvalidInputError(f"{name}: image_shape must be (H, W), got {self.image_shape!r}.")
+            if shape[0] * shape[1] != n_features:
+                raise InvalidInputError(f"{name}: image_shape={shape} holds {shape[0] * shape[1]} pixels but the "
+                                        f"rows have {n_features} features.")
+            return shape
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            raise InvalidInputError(f"{name}: flat rows of {n_features} features are not square images; pass "
+                                    "image_shape=(H, W) or shaped (n, H, W) input.")
+        return (side, side)
+
+    def _as_array(self, X, name="X") -> np.ndarray:
+        if hasattr(X, "detach") and hasattr(X, "cpu"):
+            X = X.detach().cpu().numpy()
+        try:
+            return np.asarray(X, dtype=np.float64)
+        except ValueError as exc:
+            raise InvalidInputError(f"{type(self).__name__}: the samples in {name} do not all have the same shape "
+                                    f"({exc}); resize or crop them to one size first.") from None
+
+    def _rows(self, X, *, fitting: bool) -> np.ndarray:
+        arr = self._as_array(X)
+        if fitting:
+            self.sample_shape_ = self._sample_shape(arr)
+            self.input_shape_ = tuple(arr.shape[1:])
+        else:
+            check_is_fitted(self, "n_features_in_")
+            shape = tuple(arr.shape[1:])
+            if shape != self.input_shape_ and not (arr.ndim == 2 and arr.shape[1] == self.n_features_in_):
+                raise InvalidInputError(f"{type(self).__name__} was fitted on samples of shape {self.input_shape_}, "
+                                        f"got {shape}.")
+        return arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
+
+    def fit(self, X, y=None):
+        """Fit on ``X`` (see the class docstring for the accepted shapes); returns self."""
+        return super().fit(self._rows(X, fitting=True))
+
+    def transform(self, X):
+        """Posterior mean / code of each sample, shape (n_samples, n_components)."""
+        return super().transform(self._rows(X, fitting=False))
+
+    def inverse_transform(self, Z):
+        """Decode latent points into samples of the shape ``fit`` saw."""
+        flat = super().inverse_transform(Z)
+        return flat.reshape(flat.shape[0], *self.input_shape_)
+
+    def _check_model_params(self, n_features):
+        super()._check_model_params(n_features)
+        from drama2.neural.networks import activation, check_hidden_sizes
+
+        check_hidden_sizes(self.channels, "channels")
+        k = self.kernel_size
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0:
+            raise InvalidInputError(f"{type(self).__name__}: kernel_size must be an odd integer >= 1, got {k!r}.")
+        if not self.channels:
+            raise InvalidInputError(f"{type(self).__name__}: channels needs at least one convolution stage.")
+        activation(self.activation)
+
+    def _build_network(self, sample_shape):
+        from drama2.neural.networks import AutoEncoderNet, ConvDecoder, ConvEncoderBody, VariationalNet
+
+        from torch import nn
+
+        shape, channels, k = self.sample_shape_, tuple(int(c) for c in self.channels), int(self.kernel_size)
+        body = ConvEncoderBody(shape, channels, k, self.activation)
+        decoder = ConvDecoder(self.n_components, shape, channels, k, self.activation)
+        if self.variational:
+            return VariationalNet(body, body.out_features, self.n_components, decoder)
+        return AutoEncoderNet(nn.Sequential(body, nn.Linear(body.out_features, self.n_components)), decoder)
+
+
+_CONV_DOC = """
+    Parameters
+    ----------
+    n_components : int, default 2
+        Latent size; at most the number of values per sample.
+    channels : sequence of int, default (16, 32)
+        Output channels of each stride-2 convolution stage (each halves the
+        {what}); the decoder mirrors them with transposed convolutions.
+    kernel_size : int, default {kernel}
+        Odd convolution kernel size.
+{image}    activation : str, default "elu"
+        Activation between layers; the latent and output layers are linear.
+{extra}{training}
+
+    Attributes
+    ----------
+    network_, mean_, scale_, history_, n_epochs_, best_epoch_, stop_reason_
+        As for :class:`AutoEncoder`.
+    input_shape_ : tuple
+        Shape of one sample as given to ``fit``; ``inverse_transform`` returns it.
+    sample_shape_ : tuple
+        (channels, *spatial) shape the network works on.
+    """
+
+_IMAGE_DOC = """    image_shape : (int, int) or None, default None
+        (H, W) of flat rows; None recognises square images (e.g. 64 -> 8 x 8).
+"""
+
+
+class Conv1dAutoEncoder(_ReconstructionLoss, _ConvReducer):
+    spatial_dims = 1
+
+    def __init__(self, n_components=2, channels=(16, 32), kernel_size=5, activation="elu", max_epochs=100,
+                 batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10,
+                 time_budget=None, device="auto", random_state=None):
+        _store(self, locals())
+
+
+class Conv1dVariationalAutoEncoder(_VariationalLoss, _ConvReducer):
+    spatial_dims = 1
+    variational = True
+
+    def __init__(self, n_components=2, channels=(16, 32), kernel_size=5, activation="elu", beta=1.0,
+                 max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1,
+                 patience=10, time_budget=None, device="auto", random_state=None):
+        _store(self, locals())
+
+
+class Conv2dAutoEncoder(_ReconstructionLoss, _ConvReducer):
+    spatial_dims = 2
+
+    def __init__(self, n_components=2, channels=(16, 32), kernel_size=3, image_shape=None, activation="elu",
+                 max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1,
+                 patience=10, time_budget=None, device="auto", random_state=None):
+        _store(self, locals())
+
+
+class Conv2dVariationalAutoEncoder(_VariationalLoss, _ConvReducer):
+    spatial_dims = 2
+    variational = True
+
+    def __init__(self, n_components=2, channels=(16, 32), kernel_size=3, image_shape=None, activation="elu",
+                 beta=1.0, max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
+                 validation_fraction=0.1, patience=10, time_budget=None, device="auto", random_state=None):
+        _store(self, locals())
+
+
+_1D = dict(what="length", kernel=5, image="")
+_2D = dict(what="height and width", kernel=3, image=_IMAGE_DOC)
+Conv1dAutoEncoder.__doc__ = ("1-D convolutional autoencoder (``\"conv1d-ae\"``) for spectra and light curves.\n"
+                             + _CONV_DOC.format(**_1D, extra="", training=TRAINING_PARAMS_DOC))
+Conv1dVariationalAutoEncoder.__doc__ = ("1-D convolutional VAE (``\"conv1d-vae\"``); ``transform`` returns the "
+                                        "posterior mean.\n"
+                                        + _CONV_DOC.format(**_1D, extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
+Conv2dAutoEncoder.__doc__ = ("2-D convolutional autoencoder (``\"conv2d-ae\"``) for images and cutouts.\n"
+                             + _CONV_DOC.format(**_2D, extra="", training=TRAINING_PARAMS_DOC))
+Conv2dVariationalAutoEncoder.__doc__ = ("2-D convolutional VAE (``\"conv2d-vae\"``); ``transform`` returns the "
+                                        "posterior mean.\n"
+                                        + _CONV_DOC.format(**_2D, extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))

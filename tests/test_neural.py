@@ -1,0 +1,240 @@
+"""Neural reducers (ae, vae, conv1d/conv2d ae/vae): training, determinism, shapes, DRAMA integration, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from drama2 import Drama
+from drama2.errors import InvalidInputError, TrainingDivergedError
+from drama2.reducers.neural import (AutoEncoder, Conv1dAutoEncoder, Conv1dVariationalAutoEncoder, Conv2dAutoEncoder,
+                                    Conv2dVariationalAutoEncoder, VariationalAutoEncoder)
+from drama2.registry import get_registry
+
+FAST = dict(max_epochs=15, random_state=0)
+DENSE = [AutoEncoder, VariationalAutoEncoder]
+CONV1D = [Conv1dAutoEncoder, Conv1dVariationalAutoEncoder]
+CONV2D = [Conv2dAutoEncoder, Conv2dVariationalAutoEncoder]
+NEURAL_NAMES = ["ae", "vae", "conv1d-ae", "conv1d-vae", "conv2d-ae", "conv2d-vae"]
+
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def low_rank(rng, n=600, d=12, rank=2):
+    """Rows on a curved rank-``rank`` manifold plus a little noise."""
+    t = 2 * rng.normal(size=(n, rank))
+    basis = rng.normal(size=(rank, d))
+    return np.tanh(t @ basis) + 0.01 * rng.normal(size=(n, d))
+
+
+def signals(rng, n=200, length=48):
+    x = np.linspace(0, 1, length)
+    phase = rng.uniform(0, 1, (n, 1))
+    return np.sin(2 * np.pi * (3 * x + phase)) + 0.05 * rng.normal(size=(n, length))
+
+
+def images(rng, n=160, h=9, w=7):
+    yy, xx = np.mgrid[:h, :w]
+    centres = rng.uniform(2, 5, (n, 2))
+    return np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 3.0)
+
+
+@pytest.mark.parametrize("name", NEURAL_NAMES + ["umap"])
+def test_registered_by_name(name):
+    assert get_registry().get("reducers", name).name == name
+
+
+@pytest.mark.parametrize("cls,bound", [(AutoEncoder, 0.6), (VariationalAutoEncoder, 1.5)])
+def test_dense_models_learn_the_manifold(cls, bound, rng):
+    X = low_rank(rng)
+    model = cls(n_components=2, max_epochs=150, random_state=0).fit(X)
+    relative_error = np.mean((model.reconstruct(X) - X) ** 2) / X.var()
+    # PCA with 2 components leaves this much of the variance of the curved data unexplained:
+    centred = X - X.mean(0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    pca_error = (s[2:] ** 2).sum() / (s ** 2).sum()
+    # The AE must beat PCA on curved data; the VAE trades some reconstruction for its KL term.
+    assert relative_error < bound * pca_error, (relative_error, pca_error)
+    assert model.transform(X).shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("cls", DENSE + CONV1D)
+def test_same_seed_same_output_and_global_rng_untouched(cls, rng):
+    X = signals(rng, n=120, length=16)
+    state = torch.get_rng_state()
+    a = cls(**FAST).fit(X)
+    b = cls(**FAST).fit(X)
+    assert torch.equal(state, torch.get_rng_state()), "training must not consume the global torch RNG"
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    np.testing.assert_array_equal(a.inverse_transform(a.transform(X[:3])), b.inverse_transform(b.transform(X[:3])))
+    c = cls(**{**FAST, "random_state": 1}).fit(X)
+    assert not np.array_equal(a.transform(X), c.transform(X))
+
+
+@pytest.mark.parametrize("cls", [VariationalAutoEncoder, Conv1dVariationalAutoEncoder])
+def test_vae_transform_is_the_posterior_mean(cls, rng):
+    X = signals(rng, n=100, length=16)
+    model = cls(**FAST).fit(X)
+    np.testing.assert_array_equal(model.transform(X), model.transform(X))
+    with torch.no_grad():
+        mean, _ = model.network_.posterior(torch.as_tensor(model._standardise(X), dtype=torch.float32))
+    np.testing.assert_allclose(model.transform(X), mean.double().numpy(), rtol=1e-6)
+
+
+def test_early_stopping_keeps_the_best_epoch(rng):
+    X = low_rank(rng, n=300)
+    model = AutoEncoder(max_epochs=400, patience=3, learning_rate=3e-2, random_state=0).fit(X)
+    assert model.stop_reason_ == "early_stopping"
+    assert model.n_epochs_ == model.best_epoch_ + 3
+    best = model.history_["val_loss"][model.best_epoch_ - 1]
+    assert best == min(model.history_["val_loss"])
+    # The kept weights are the best epoch's: recomputing the validation loss gives that value back.
+    assert len(model.validation_rows_) == int(np.ceil(0.1 * len(X)))
+    val = torch.as_tensor(model._standardise(X[model.validation_rows_]).astype(np.float32))
+    assert model._mean_loss(model.network_, val, None) == pytest.approx(best, rel=1e-5)
+
+
+def test_time_budget_and_max_epochs(rng):
+    X = low_rank(rng, n=200)
+    assert AutoEncoder(max_epochs=3, patience=50, random_state=0).fit(X).n_epochs_ == 3
+    model = AutoEncoder(max_epochs=1000, patience=1000, time_budget=1e-6, random_state=0).fit(X)
+    assert (model.stop_reason_, model.n_epochs_) == ("time_budget", 1)
+
+
+def test_no_validation_monitors_training_loss(rng):
+    X = low_rank(rng, n=50)
+    model = AutoEncoder(validation_fraction=0, **FAST).fit(X)
+    assert model.history_["val_loss"] == [] and len(model.history_["train_loss"]) == model.n_epochs_
+
+
+@pytest.mark.parametrize("cls", CONV1D)
+@pytest.mark.parametrize("shaped", [False, True])
+def test_conv1d_shapes_round_trip(cls, shaped, rng):
+    X = signals(rng, n=80, length=37)  # odd length: decoding must crop back exactly
+    data = X[:, None, :] if shaped else X
+    model = cls(**FAST).fit(data)
+    Z = model.transform(data)
+    assert Z.shape == (80, 2)
+    assert model.inverse_transform(Z).shape == data.shape
+    if shaped:  # flat rows of the right length are accepted too
+        np.testing.assert_allclose(model.transform(X), Z)
+
+
+@pytest.mark.parametrize("cls", CONV2D)
+@pytest.mark.parametrize("layout", ["hw", "chw", "flat"])
+def test_conv2d_shapes_round_trip(cls, layout, rng):
+    imgs = images(rng)  # 9 x 7: not square, not a power of two
+    data = {"hw": imgs, "chw": imgs[:, None], "flat": imgs.reshape(len(imgs), -1)}[layout]
+    model = cls(image_shape=(9, 7) if layout == "flat" else None, **FAST).fit(data)
+    assert model.sample_shape_ == (1, 9, 7)
+    assert model.inverse_transform(model.transform(data)).shape == data.shape
+
+
+def test_conv2d_recognises_square_flat_rows(rng):
+    flat = rng.normal(size=(60, 64))
+    assert Conv2dAutoEncoder(max_epochs=1, random_state=0).fit(flat).sample_shape_ == (1, 8, 8)
+    with pytest.raises(InvalidInputError, match="image_shape"):
+        Conv2dAutoEncoder(max_epochs=1).fit(rng.normal(size=(60, 63)))
+
+
+@pytest.mark.parametrize("name", NEURAL_NAMES + ["umap"])
+def test_through_drama(name, rng):
+    X = np.r_[rng.normal(0, 1, (150, 16)), rng.normal(0, 1, (150, 16)) + 3, rng.normal(0, 1, (6, 16)) + 12]
+    params = {"n_neighbors": 10} if name == "umap" else {"max_epochs": 20}
+    model = Drama(reducer=name, metric="l2", reducer_params=params, random_state=0).fit(X)
+    scores = model.decision_scores_
+    assert scores.shape == (len(X),) and np.isfinite(scores).all()
+    assert set(np.argsort(scores)[-6:]) == set(range(300, 306)), "the far cluster must score highest"
+
+
+def test_drama_passes_its_device_to_neural_reducers(rng, monkeypatch):
+    seen = {}
+    original = AutoEncoder._train
+
+    def spy(self, X):
+        seen["device"] = self.device
+        return original(self, X)
+
+    monkeypatch.setattr(AutoEncoder, "_train", spy)
+    Drama(reducer="ae", device="cpu", reducer_params={"max_epochs": 2}, random_state=0).fit(rng.normal(size=(60, 4)))
+    assert seen["device"] == "cpu"
+
+
+# ------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("cls,bad", [(Conv1dAutoEncoder, np.zeros((4, 2, 3, 5))),
+                                     (Conv2dAutoEncoder, np.zeros((10, 4, 4, 4, 1))),
+                                     (Conv2dAutoEncoder, np.zeros(10))])
+def test_wrong_rank_for_conv_models(cls, bad):
+    with pytest.raises(InvalidInputError, match="expects"):
+        cls().fit(bad)
+
+
+def test_images_of_inconsistent_size():
+    with pytest.raises(InvalidInputError, match="same shape"):
+        Conv2dAutoEncoder().fit([np.zeros((8, 8)), np.zeros((8, 9))])
+
+
+def test_transform_with_other_sample_shape(rng):
+    model = Conv2dAutoEncoder(max_epochs=1, random_state=0).fit(rng.normal(size=(40, 6, 6)))
+    with pytest.raises(InvalidInputError, match="fitted on samples of shape"):
+        model.transform(rng.normal(size=(5, 4, 9)))
+
+
+@pytest.mark.parametrize("cls", DENSE + CONV1D)
+def test_nan_is_rejected(cls, rng):
+    X = rng.normal(size=(50, 16))
+    X[3, 4] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN|finite"):
+        cls().fit(X)
+
+
+@pytest.mark.parametrize("cls", DENSE + CONV1D + CONV2D)
+def test_latent_larger_than_input(cls, rng):
+    with pytest.raises(InvalidInputError, match="n_components"):
+        cls(n_components=20).fit(rng.normal(size=(50, 16)))
+
+
+def test_too_few_rows_for_a_validation_split(rng):
+    with pytest.raises(InvalidInputError, match="validation_fraction=0"):
+        AutoEncoder(n_components=1).fit(rng.normal(size=(2, 3)))
+    AutoEncoder(n_components=1, validation_fraction=0, max_epochs=2).fit(rng.normal(size=(2, 3)))
+
+
+@pytest.mark.parametrize("cls", DENSE)
+def test_divergence_names_the_epoch(cls, rng):
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        cls(learning_rate=1e30, random_state=0).fit(rng.normal(size=(100, 5)))
+
+
+@pytest.mark.parametrize("params,match", [({"max_epochs": 0}, "max_epochs"), ({"batch_size": 2.5}, "batch_size"),
+                                          ({"learning_rate": -1}, "learning_rate"),
+                                          ({"validation_fraction": 0.7}, "validation_fraction"),
+                                          ({"time_budget": 0}, "time_budget"), ({"activation": "swish"}, "activation"),
+                                          ({"hidden_sizes": (8, -1)}, "hidden_sizes"), ({"beta": -1}, "beta")])
+def test_bad_parameters(params, match, rng):
+    with pytest.raises(InvalidInputError, match=match):
+        VariationalAutoEncoder(**params).fit(rng.normal(size=(30, 4)))
+
+
+def test_failed_fit_keeps_the_previous_model(rng):
+    X = rng.normal(size=(80, 5))
+    model = AutoEncoder(**FAST).fit(X)
+    before = model.transform(X)
+    model.set_params(learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError):
+        model.fit(X)
+    np.testing.assert_array_equal(model.transform(X), before)
+
+
+# ------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("cls", DENSE + CONV1D)
+def test_cuda_is_deterministic_and_as_good_as_cpu(cls, rng):
+    X = signals(rng, n=300, length=24)
+    a = cls(device="cuda", **FAST).fit(X)
+    b = cls(device="cuda", **FAST).fit(X)
+    assert a.device_.startswith("cuda")
+    np.testing.assert_allclose(a.transform(X), b.transform(X), rtol=1e-5, atol=1e-6)
+    cpu = cls(device="cpu", **FAST).fit(X)
+    err = lambda m: np.mean((m.reconstruct(X) - X) ** 2)  # noqa: E731
+    assert err(a) < 1.5 * err(cpu) + 1e-3
