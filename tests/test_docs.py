@@ -32,3 +32,13 @@ def test_every_built_in_dataset_is_documented_with_its_citation():
     assert not missing, f"datasets missing from docs/datasets.md: {missing}"
     for citation in ("Rayana (2016)", "Vafaei Sadr, Bassett & Kunz (2019)", "Alpaydin & Kaynak", "Pérez-Carrasco"):
         assert citation in page
+
+
+def test_every_built_in_reducer_is_documented():
+    from drama2.registry import Registry
+
+    page = (ROOT / "docs" / "reducers.md").read_text()
+    names = [r.name for r in Registry(load_entry_points=False).registrations("reducers")]
+    assert len(names) >= 11
+    missing = [n for n in names if f"`{n}`" not in page]
+    assert not missing, f"reducers missing from docs/reducers.md: {missing}"

@@ -68,8 +68,14 @@ class NeuralEstimator:
     - ``_build_network(sample_shape)`` returning a ``torch.nn.Module`` for
       inputs of shape ``(batch, *sample_shape)``; it is built on the ``meta``
       device, so it must not create tensors with data.
-    - ``_loss(network, batch, generator)`` returning the mean loss of a batch
-      as a scalar tensor; ``generator`` is a device generator for any noise.
+    - ``_loss(network, batch, generator, target)`` returning the mean loss of
+      a batch as a scalar tensor; ``generator`` is a device generator for any
+      noise and ``target`` the batch's rows of the ``targets`` given to
+      :meth:`_train` (None without).
+
+    A model may also override ``_epoch_order(n, targets, generator)`` (which
+    training rows an epoch visits, in order; a fresh permutation by default),
+    e.g. for class-balanced sampling.
 
     After :meth:`_train` the estimator has ``network_`` (in eval mode),
     ``device_``, ``history_`` (``train_loss`` and ``val_loss`` per epoch),
@@ -81,8 +87,13 @@ class NeuralEstimator:
     def _build_network(self, sample_shape: tuple):
         raise NotImplementedError
 
-    def _loss(self, network, batch, generator):
+    def _loss(self, network, batch, generator, target):
         raise NotImplementedError
+
+    def _epoch_order(self, n: int, targets, generator):
+        import torch
+
+        return torch.randperm(n, generator=generator)
 
     # -- parameters ------------------------------------------------------------------------
     def _check_training_params(self) -> None:
@@ -124,21 +135,41 @@ class NeuralEstimator:
         return n - n_val, n_val
 
     # -- training --------------------------------------------------------------------------
-    def _train(self, X: np.ndarray) -> None:
-        """Train a fresh network on ``X`` of shape (n, *sample_shape); sets the fitted attributes."""
+    def _train(self, X: np.ndarray, targets: np.ndarray | None = None, network=None, seed_offset: int = 0) -> None:
+        """Train on ``X`` of shape (n, *sample_shape); sets the fitted attributes.
+
+        Parameters
+        ----------
+        X : ndarray
+            Training rows (already standardised or otherwise prepared).
+        targets : ndarray of shape (n,), optional
+            Per-row values handed to :meth:`_loss` with each batch (e.g. class indices).
+        network : torch.nn.Module, optional
+            Continue training this network (on its device) instead of building a fresh one.
+        seed_offset : int
+            Added to the seed, so a second training phase draws different batches.
+        """
         import torch
 
         self._check_training_params()
         n_train, n_val = self._split_sizes(X.shape[0])
-        device = torch.device(resolve_device(self.device))
-        seed = self._seed()
+        seed = self._seed() + seed_offset
         cpu_generator = torch.Generator().manual_seed(seed)
-        network = self._fresh_network(tuple(X.shape[1:]), cpu_generator).to(device)
+        if network is None:
+            device = torch.device(resolve_device(self.device))
+            network = self._fresh_network(tuple(X.shape[1:]), cpu_generator).to(device)
+        else:
+            device = next(network.parameters()).device
 
         data = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
         order = torch.randperm(data.shape[0], generator=cpu_generator)
         train = data[order[:n_train]].to(device)
         val = data[order[n_train:]].to(device) if n_val else None
+        if targets is not None:
+            targets = torch.as_tensor(np.asarray(targets))[order]
+            train_targets, val_targets = targets[:n_train].to(device), targets[n_train:].to(device)
+        else:
+            train_targets = val_targets = None
         noise = torch.Generator(device=device).manual_seed(seed + 1)
         val_noise = torch.Generator(device=device)
 
@@ -150,13 +181,15 @@ class NeuralEstimator:
         batch = min(256, max(16, n_train // 32)) if self.batch_size == "auto" else int(self.batch_size)
         for epoch in range(1, int(self.max_epochs) + 1):
             network.train()
-            shuffled = torch.randperm(n_train, generator=cpu_generator).to(device)
+            shuffled = self._epoch_order(n_train, None if train_targets is None else train_targets.cpu(),
+                                         cpu_generator).to(device)
             total, seen = torch.zeros((), device=device), 0
-            for start in range(0, n_train, batch):
+            for start in range(0, len(shuffled), batch):
                 index = shuffled[start:start + batch]
                 if index.numel() < 2 and seen:
                     continue  # a lone trailing row would break batch norm and add only noise
-                loss = self._loss(network, train[index], noise)
+                loss = self._loss(network, train[index], noise, None if train_targets is None
+                                  else train_targets[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -167,7 +200,7 @@ class NeuralEstimator:
             history["train_loss"].append(train_loss)
             if val is not None:
                 val_noise.manual_seed(seed + 2)  # the same noise every epoch, so losses compare
-                val_loss = self._mean_loss(network, val, val_noise)
+                val_loss = self._mean_loss(network, val, val_noise, val_targets)
                 self._check_finite(val_loss, epoch, "validation")
                 history["val_loss"].append(val_loss)
             monitored = history["val_loss"][-1] if val is not None else train_loss
@@ -203,7 +236,7 @@ class NeuralEstimator:
                 _initialise(module, generator)
         return network
 
-    def _mean_loss(self, network, data, generator) -> float:
+    def _mean_loss(self, network, data, generator, targets=None) -> float:
         import torch
 
         network.eval()
@@ -211,7 +244,8 @@ class NeuralEstimator:
         with torch.no_grad():
             for start in range(0, data.shape[0], INFERENCE_CHUNK):
                 chunk = data[start:start + INFERENCE_CHUNK]
-                total += self._loss(network, chunk, generator) * chunk.shape[0]
+                target = None if targets is None else targets[start:start + INFERENCE_CHUNK]
+                total += self._loss(network, chunk, generator, target) * chunk.shape[0]
         return float(total) / data.shape[0]
 
     def _check_finite(self, loss: float, epoch: int, which: str) -> None:

@@ -41,14 +41,14 @@ def _store(estimator, params: dict) -> None:
 class _ReconstructionLoss:
     """Mean squared reconstruction error of standardised rows."""
 
-    def _loss(self, network, batch, generator):
+    def _loss(self, network, batch, generator, target=None):
         return (network(batch) - batch).pow(2).mean()
 
 
 class _VariationalLoss:
     """Negative ELBO per feature: Gaussian reconstruction error plus ``beta`` times the KL to N(0, I)."""
 
-    def _loss(self, network, batch, generator):
+    def _loss(self, network, batch, generator, target=None):
         import torch
 
         mean, log_var = network.posterior(batch)

@@ -1,0 +1,544 @@
+"""Extended Isolation Forest (Hariri, Carrasco Kind & Brunner, 2018; arXiv:1811.02141) in torch.
+
+An isolation forest whose splits are random hyperplanes instead of axis-parallel
+cuts. Every tree is stored as dense, complete binary arrays, built level by level
+for all trees at once and scored by walking all trees for a chunk of rows at
+once: there is no Python loop over nodes, trees or samples, only over the
+``max_depth`` levels and over row chunks.
+
+Layout
+------
+With ``T`` trees of height ``l`` the internal nodes of level ``k`` (``2 ** k`` per
+tree) are stored level-major: node ``j`` of tree ``t`` at level ``k`` is row
+``T * (2 ** k - 1) + t * 2 ** k + j`` of the node tables, so walking down is
+``flat = 2 * flat + went_right`` with no per-tree offsets. Each internal node
+keeps its intercept ``p`` and normal ``n`` (only the ``extension_level + 1``
+nonzero components and their feature indices when that is at most half of the
+features; the full vectors otherwise); a sample goes left when
+``(x - p) . n < 0``, as in the paper. That form is also what keeps duplicated
+rows consistent: in a node whose sample points are all identical ``p`` *is*
+that point, so ``x - p`` is exactly 0 for each copy, whatever the summation
+order of the scoring kernel.
+
+Nodes that are not split (a leaf above the height limit, or anything below
+one) get ``n = 0``, which sends every sample right, and the leaf's path length
+is written at the bottom slot that always-right walk reaches. Scoring is then
+exactly ``l`` gathers per chunk followed by one lookup of a ``[T, 2 ** l]`` table
+of path lengths ``depth + c(leaf size)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from drama2.errors import InvalidInputError
+from drama2.scorers.base import BaseDetector
+
+__all__ = ["EIF", "average_path_length"]
+
+_THRESHOLDS = ("box", "range")
+_DTYPES = ("float32", "float64")
+# The complete trees hold n_estimators * 2 ** max_depth bottom slots; refuse layouts far past any sensible use.
+_MAX_SLOTS = 2**26
+# Working memory one scoring chunk may use, by device type (the input chunk and the output are extra).
+_CHUNK_BYTES = {"cpu": 32 * 2**20, "cuda": 1 * 2**30}
+
+
+def average_path_length(m) -> np.ndarray:
+    """Average path length ``c(m)`` of an unsuccessful search in a binary search tree of ``m`` points.
+
+    ``c(m) = 2 H(m - 1) - 2 (m - 1) / m`` for ``m > 1`` and 0 otherwise (Liu, Ting &
+    Zhou, 2008). The harmonic number is exact, ``H(i) = digamma(i + 1) + gamma``
+    (so ``c(2) = 1`` and ``c(3) = 5/3``, as in scikit-learn and isotree); the
+    paper's ``ln(i) + 0.5772156649`` is its large-``i`` approximation, which
+    differs by about ``1 / (2 i)``.
+
+    Parameters
+    ----------
+    m : int or array-like of int
+        Numbers of points.
+
+    Returns
+    -------
+    ndarray of float64
+        ``c(m)``, with the shape of ``m``.
+    """
+    from scipy.special import digamma
+
+    m = np.asarray(m, dtype=np.float64)
+    big = m > 1
+    safe = np.where(big, m, 2.0)
+    harmonic = digamma(safe) + np.euler_gamma  # H(m - 1)
+    return np.where(big, 2.0 * harmonic - 2.0 * (safe - 1.0) / safe, 0.0)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+class EIF(BaseDetector):
+    """Extended Isolation Forest (Hariri, Carrasco Kind & Brunner, 2018), vectorised in torch.
+
+    Each of ``n_estimators`` trees is grown on ``max_samples`` rows drawn without
+    replacement, up to the height limit ``ceil(log2(max_samples))``. A split draws
+    a normal vector ``n`` with i.i.d. N(0, 1) components of which all but
+    ``extension_level + 1`` randomly chosen ones are set to 0, and an intercept
+    ``p``; a sample goes left when ``(x - p) . n < 0``. A node is a leaf at the
+    height limit or when it holds at most one sample (children may be empty).
+    The score is the paper's ``s(x) = 2 ** (-E[h(x)] / c(psi))`` in (0, 1]: near 1
+    for easily isolated samples, below 0.5 for inliers, where ``h(x)`` is the
+    number of edges to the leaf plus ``c(leaf size)`` (see :func:`average_path_length`).
+
+    Parameters
+    ----------
+    n_estimators : int, default 100
+        Number of trees.
+    max_samples : "auto", int or float, default "auto"
+        Rows per tree (psi): ``"auto"`` is min(256, n_samples), an int a count
+        (capped at n_samples), a float in (0, 1] a share of the rows. At least
+        2 rows per tree are needed.
+    extension_level : int or None, default None
+        Number of normal components beyond the first that may be nonzero, in
+        ``0 .. n_features - 1``. ``0`` gives axis-parallel splits, i.e. the classic
+        isolation forest; ``None`` means ``n_features - 1``, the fully extended
+        forest. That is the default because it is the method of the paper (its
+        name and its recommended setting, which removes the axis-aligned
+        artefacts of the score map); the axis-parallel forest is already
+        available as ``iforest``. Small levels (1 or 2) make the splits sparse
+        and scoring cheaper when there are many features.
+    threshold : {"box", "range"}, default "box"
+        Where the intercept is drawn. ``"box"`` (the paper's): ``p`` uniform in
+        the axis-aligned bounding box of the node's samples, so a child may be
+        empty. ``"range"`` (isotree's extended model): the split point uniform
+        along the range of the projections ``x . n`` of the node's samples, so
+        both children are non-empty whenever those projections differ.
+    max_depth : "auto" or int, default "auto"
+        Height limit l: ``"auto"`` is ``ceil(log2(psi))``. Trees are stored
+        complete, so memory grows as ``2 ** max_depth``.
+    contamination : float in (0, 0.5] or "auto", default 0.1
+        Share of training samples :meth:`predict` flags; ``"auto"`` uses Tukey's fence.
+    random_state : int, numpy Generator or None, default None
+        Seed of a local ``torch.Generator``; the same int gives the same forest
+        on every device (random numbers are drawn on the CPU). Global random
+        states are never touched.
+    device : str, default "auto"
+        Torch device for building and scoring; ``"auto"`` is ``$DRAMA2_DEVICE``
+        when set, else CUDA when available, else the CPU.
+    dtype : {"float32", "float64"}, default "float32"
+        Floating-point type of the trees and of the scoring arithmetic.
+        Path lengths are always summed in float64.
+    batch_size : int or None, default None
+        Rows scored per chunk. ``None`` picks a chunk that keeps the working
+        memory near 32 MiB on the CPU (1 GiB on CUDA), whatever the number of
+        rows; scores do not depend on it.
+
+    Attributes
+    ----------
+    max_samples_ : int
+        Rows per tree (psi).
+    max_depth_ : int
+        Height limit l of the trees.
+    extension_level_ : int
+        The extension level used (``n_features - 1`` when None was given).
+    device_ : str
+        The resolved torch device.
+    normals_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1, n_features)
+        Normal vectors of the internal node slots in heap order (root 0, children
+        of ``i`` at ``2 i + 1`` and ``2 i + 2``); all zeros where the slot is not split.
+    intercepts_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1, n_features)
+        Intercept points ``p`` of the same slots (only the coordinates where the
+        normal is nonzero are meaningful; the others are 0).
+    split_mask_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1), bool
+        Whether each internal slot is a split node.
+    leaf_path_lengths_ : ndarray of shape (n_estimators, 2 ** max_depth_)
+        Path length ``depth + c(size)`` credited to a sample whose walk ends at
+        each bottom slot.
+    decision_scores_, threshold_, labels_, n_features_in_
+        See :class:`~drama2.scorers.base.BaseDetector`.
+
+    Notes
+    -----
+    Building costs O(n_estimators * psi * max_depth * (extension_level + 1)) and
+    scoring O(n_samples * n_estimators * max_depth * (extension_level + 1)); the
+    random numbers for all nodes of a level are drawn in one go from a local
+    generator, so a seed gives the same forest on the CPU and on CUDA (scores
+    then agree to floating-point rounding).
+    """
+
+    def __init__(self, n_estimators=100, max_samples="auto", extension_level=None, threshold="box",
+                 max_depth="auto", contamination=0.1, random_state=None, device="auto", dtype="float32",
+                 batch_size=None):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.extension_level = extension_level
+        self.threshold = threshold
+        self.max_depth = max_depth
+        self.contamination = contamination
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+
+    # -- parameters ----------------------------------------------------------------------
+    def _resolve_max_samples(self, n_samples: int) -> int:
+        m = self.max_samples
+        if isinstance(m, str) and m == "auto":
+            psi = min(256, n_samples)
+        elif _is_int(m) and m >= 1:
+            psi = min(int(m), n_samples)
+        elif isinstance(m, (float, np.floating)) and 0 < m <= 1:
+            psi = max(1, int(m * n_samples))
+        else:
+            raise InvalidInputError(
+                f"{self._name}: max_samples must be 'auto', an integer >= 1 or a float in (0, 1], got {m!r}."
+            )
+        if psi < 2:
+            raise InvalidInputError(
+                f"{self._name}: max_samples={m!r} gives {psi} row per tree on {n_samples} training rows, but a "
+                "tree needs at least 2 rows to isolate anything. Fit on at least 2 rows and use max_samples >= 2."
+            )
+        return psi
+
+    def _resolve_max_depth(self, psi: int) -> int:
+        depth = self.max_depth
+        if isinstance(depth, str) and depth == "auto":
+            return max(1, math.ceil(math.log2(psi)))
+        if not _is_int(depth) or depth < 1:
+            raise InvalidInputError(f"{self._name}: max_depth must be 'auto' or an integer >= 1, got {depth!r}.")
+        return int(depth)
+
+    def _resolve_extension_level(self, n_features: int) -> int:
+        ext = self.extension_level
+        if ext is None:
+            return n_features - 1
+        if not _is_int(ext) or not 0 <= ext <= n_features - 1:
+            raise InvalidInputError(
+                f"{self._name}: extension_level must be None or an integer in [0, n_features - 1] = "
+                f"[0, {n_features - 1}] for this data, got {ext!r}. Use 0 for axis-parallel splits (the classic "
+                f"isolation forest) and None or {n_features - 1} for the fully extended forest."
+            )
+        return int(ext)
+
+    def _check_params(self, X):
+        n_estimators = self.n_estimators
+        if not _is_int(n_estimators) or n_estimators < 1:
+            raise InvalidInputError(f"{self._name}: n_estimators must be an integer >= 1, got {n_estimators!r}.")
+        psi = self._resolve_max_samples(X.shape[0])
+        depth = self._resolve_max_depth(psi)
+        if int(n_estimators) * 2**min(depth, 62) > _MAX_SLOTS:
+            raise InvalidInputError(
+                f"{self._name}: {n_estimators} complete trees of height max_depth={depth} would need "
+                f"{int(n_estimators) * 2 ** min(depth, 62):,} leaf slots (at most {_MAX_SLOTS:,}). Use a smaller "
+                f"max_depth ('auto' is ceil(log2(max_samples)) = {self._resolve_max_depth_auto(psi)}) or fewer trees."
+            )
+        self._resolve_extension_level(X.shape[1])
+        if not isinstance(self.threshold, str) or self.threshold not in _THRESHOLDS:
+            raise InvalidInputError(
+                f"{self._name}: threshold must be 'box' (intercept uniform in the node's bounding box, the paper's) "
+                f"or 'range' (split uniform along the projected range, isotree's), got {self.threshold!r}."
+            )
+        if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
+            raise InvalidInputError(f"{self._name}: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        bs = self.batch_size
+        if bs is not None and (not _is_int(bs) or bs < 1):
+            raise InvalidInputError(f"{self._name}: batch_size must be None or an integer >= 1, got {bs!r}.")
+        from drama2.device import resolve_device
+
+        resolve_device(self.device)  # an unknown device or CUDA without CUDA fails before any work
+
+    @staticmethod
+    def _resolve_max_depth_auto(psi: int) -> int:
+        return max(1, math.ceil(math.log2(psi)))
+
+    # -- fitting -------------------------------------------------------------------------
+    def _fit(self, X, rng_seed):
+        import torch
+
+        from drama2.device import resolve_device
+
+        n, d = X.shape
+        T = int(self.n_estimators)
+        psi = self._resolve_max_samples(n)
+        depth = self._resolve_max_depth(psi)
+        ext = self._resolve_extension_level(d)
+        device = resolve_device(self.device)
+        dtype = getattr(torch, self.dtype)
+        if rng_seed is None:  # only reachable from subclasses without random_state
+            rng_seed = int(np.random.default_rng().integers(2**62))
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(int(rng_seed))
+
+        with torch.inference_mode():
+            rows = _sample_rows(n, psi, T, gen)
+            sample = torch.from_numpy(X[rows.numpy()]).to(device=device, dtype=dtype)  # [T, psi, d]
+            forest = _build(sample, ext, depth, self.threshold, gen)
+
+        self.max_samples_ = psi
+        self.max_depth_ = depth
+        self.extension_level_ = ext
+        self.device_ = device
+        self.forest_ = forest
+
+    # -- scoring -------------------------------------------------------------------------
+    def _chunk_rows(self, n_features: int) -> int:
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        f = self.forest_
+        width = f.width
+        itemsize = 4 if self.dtype == "float32" else 8
+        # Per row and tree and level: gathered intercepts, normals and values, their product, the
+        # feature indices (int64) and the node index.
+        per_row = int(self.n_estimators) * (width * (4 * itemsize + (8 if f.sparse else 0)) + 32)
+        per_row += n_features * 8
+        budget = _CHUNK_BYTES.get(self.device_.split(":")[0], _CHUNK_BYTES["cpu"])
+        return int(max(64, min(budget // per_row, 1 << 20)))
+
+    def _score(self, X):
+        import torch
+
+        f = self.forest_
+        n = X.shape[0]
+        chunk = self._chunk_rows(X.shape[1])
+        dtype = getattr(torch, self.dtype)
+        total = np.empty(n, dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, n, chunk):
+                x = torch.from_numpy(X[start:start + chunk]).to(device=self.device_, dtype=dtype)
+                total[start:start + len(x)] = _path_length_sums(f, x).cpu().numpy()
+        mean_depth = total / f.n_trees
+        return np.exp2(-mean_depth / float(average_path_length(self.max_samples_)))
+
+    # -- inspection ----------------------------------------------------------------------
+    def _heap(self, name: str) -> np.ndarray:
+        return getattr(self.forest_, name)().cpu().numpy()
+
+    @property
+    def normals_(self) -> np.ndarray:
+        return self._heap("heap_normals")
+
+    @property
+    def intercepts_(self) -> np.ndarray:
+        return self._heap("heap_intercepts")
+
+    @property
+    def split_mask_(self) -> np.ndarray:
+        return self._heap("heap_split")
+
+    @property
+    def leaf_path_lengths_(self) -> np.ndarray:
+        return self.forest_.leaf.reshape(self.forest_.n_trees, -1).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------- the forest
+class _Forest:
+    """Level-major node tables of T complete trees of height ``depth`` (see the module docstring).
+
+    ``planes`` has shape (n_internal, 2, width): row ``[0]`` the intercept's
+    coordinates and row ``[1]`` the normal's components, for the ``width``
+    features in ``features`` (sparse layout) or for all features in order
+    (dense layout, ``features is None``). ``leaf`` holds the bottom slots' path
+    lengths, level-major as well (float64).
+    """
+
+    def __init__(self, n_trees, depth, n_features, planes, features, split, leaf):
+        self.n_trees = n_trees
+        self.depth = depth
+        self.n_features = n_features
+        self.planes = planes
+        self.features = features
+        self.split = split
+        self.leaf = leaf
+        self.width = planes.shape[-1]
+        self.sparse = features is not None
+        self._levels = None
+
+    def levels(self):
+        """Per-level views ``(planes_k, features_k)`` of the node tables (no copies)."""
+        if self._levels is None:
+            out = []
+            for k in range(self.depth):
+                lo, hi = self.n_trees * ((1 << k) - 1), self.n_trees * ((1 << (k + 1)) - 1)
+                out.append((self.planes[lo:hi], None if self.features is None else self.features[lo:hi]))
+            self._levels = out
+        return self._levels
+
+    def __getstate__(self):  # the cached views are rebuilt on demand
+        state = self.__dict__.copy()
+        state["_levels"] = None
+        return state
+
+    def _to_heap(self, table):
+        """Reorder a level-major node table into [T, 2 ** depth - 1, ...] heap order."""
+        import torch
+
+        T, blocks = self.n_trees, []
+        for k in range(self.depth):
+            lo, hi = T * ((1 << k) - 1), T * ((1 << (k + 1)) - 1)
+            blocks.append(table[lo:hi].reshape(T, 1 << k, *table.shape[1:]))
+        return torch.cat(blocks, dim=1)
+
+    def _dense(self, row):
+        import torch
+
+        values = self.planes[:, row, :]
+        if not self.sparse:
+            return self._to_heap(values)
+        full = torch.zeros(values.shape[0], self.n_features, dtype=values.dtype, device=values.device)
+        return self._to_heap(full.scatter_(1, self.features, values))
+
+    def heap_normals(self):
+        return self._dense(1)
+
+    def heap_intercepts(self):
+        return self._dense(0)
+
+    def heap_split(self):
+        return self._to_heap(self.split)
+
+
+def _sample_rows(n: int, psi: int, T: int, gen):
+    """Row indices [T, psi] for T trees, each drawn without replacement, from the CPU generator ``gen``."""
+    import torch
+
+    if psi >= n:
+        return torch.arange(n).expand(T, n).contiguous()
+    if n <= 8 * psi:
+        return torch.rand(T, n, generator=gen).argsort(dim=1)[:, :psi].contiguous()
+    # Large n: 2 psi draws with replacement per tree, sorted; the distinct values of i.i.d. uniform draws are
+    # a uniformly random subset, and psi of them picked at random is a uniform psi-subset. With n > 8 psi
+    # fewer than psi distinct values is vanishingly rare; such trees simply draw again.
+    out = torch.empty(T, psi, dtype=torch.long)
+    todo = torch.arange(T)
+    while len(todo):
+        cand, _ = torch.randint(n, (len(todo), 2 * psi), generator=gen).sort(dim=1)
+        repeat = torch.zeros_like(cand, dtype=torch.bool)
+        repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]
+        keys = torch.rand(cand.shape, generator=gen).masked_fill_(repeat, 2.0)
+        ok = (~repeat).sum(dim=1) >= psi
+        pick = keys.topk(psi, dim=1, largest=False).indices
+        out[todo[ok]] = cand.gather(1, pick)[ok]
+        todo = todo[~ok]
+    return out
+
+
+def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
+    """Grow T trees of height ``depth`` on ``sample`` [T, psi, d], one level at a time for all trees."""
+    import torch
+
+    T, psi, d = sample.shape
+    device, dtype = sample.device, sample.dtype
+    keep = ext + 1  # nonzero components per normal
+    sparse = 2 * keep <= d  # store the nonzero components only when that at least halves the work
+    width = keep if sparse else d
+    tree = torch.arange(T, device=device)[:, None]
+    node = torch.zeros(T, psi, dtype=torch.long, device=device)  # node of each sample within its level
+    alive = torch.ones(T, psi, dtype=torch.bool, device=device)  # the sample's node is being split
+    active = torch.ones(T, 1, dtype=torch.bool, device=device)  # the slot is a real node
+    leaf = torch.zeros(T, 1 << depth, dtype=torch.float64, device=device)
+    planes, features, splits = [], [], []
+
+    def per_node_extreme(values, slot, n_slots, reduce):
+        # values [T, psi, w] reduced per node; samples of non-split nodes go to a spare slot.
+        w = values.shape[-1]
+        out = torch.zeros(n_slots + 1, w, dtype=values.dtype, device=device)
+        index = slot.reshape(-1, 1).expand(-1, w)
+        return out.scatter_reduce_(0, index, values.reshape(-1, w), reduce, include_self=False)[:n_slots]
+
+    for k in range(depth + 1):
+        W = 1 << k
+        n_slots = T * W
+        slot = torch.where(alive, tree * W + node, n_slots)
+        counts = torch.bincount(slot.reshape(-1), minlength=n_slots + 1)[:n_slots].reshape(T, W)
+        is_leaf = active if k == depth else active & (counts <= 1)
+        t_leaf, j_leaf = is_leaf.nonzero(as_tuple=True)
+        if len(t_leaf):
+            # A leaf's samples (and later any new sample) walk always-right through the n = 0 slots below it.
+            size = counts[t_leaf, j_leaf].cpu().numpy()
+            value = torch.from_numpy(k + average_path_length(size)).to(device)
+            leaf[t_leaf, (j_leaf + 1) * (1 << (depth - k)) - 1] = value
+        if k == depth:
+            break
+        split = active & ~is_leaf
+        splits.append(split.reshape(-1))
+
+        # Random numbers for every slot of the level, drawn on the CPU whatever the data or device.
+        normal = torch.randn(T, W, width, generator=gen, dtype=dtype)
+        if keep < d:
+            chosen = torch.rand(T, W, d, generator=gen).topk(keep, dim=-1).indices  # [T, W, keep]
+            if not sparse:  # dense layout: zero the components that were not chosen
+                normal *= torch.zeros(T, W, d, dtype=dtype).scatter_(2, chosen, 1.0)
+        uniform = torch.rand(T, W, width if threshold == "box" else 1, generator=gen, dtype=dtype)
+        normal, uniform = normal.to(device), uniform.to(device)
+        normal = normal * split[..., None]
+
+        alive = alive & split.gather(1, node)
+        slot = torch.where(alive, tree * W + node, n_slots)
+        at = node[..., None].expand(T, psi, width)
+        if sparse:
+            chosen = chosen.to(device)
+            feat = chosen.gather(1, at)  # [T, psi, width]
+            xs = sample.gather(2, feat)
+        else:
+            xs = sample
+        ns = normal.gather(1, at)  # each sample's node normal
+
+        if threshold == "box":
+            lo = per_node_extreme(xs, slot, n_slots, "amin").reshape(T, W, width)
+            hi = per_node_extreme(xs, slot, n_slots, "amax").reshape(T, W, width)
+            p = lo + uniform * (hi - lo)
+        else:
+            # The split point uniform along [min, max] of the projections x . n, expressed as the intercept
+            # p = a + u (b - a) between the node's samples a, b of smallest and largest projection.
+            proj = (xs * ns).sum(-1)  # [T, psi]
+            key = torch.where(alive, proj, torch.nan)
+            ends = []
+            for reduce in ("amin", "amax"):
+                best = per_node_extreme(key[..., None], slot, n_slots, reduce).reshape(T, W)
+                hit = alive & (proj == best.gather(1, node))
+                # one sample index per node attaining the extreme (the largest index among ties)
+                who = torch.full((n_slots + 1,), -1, dtype=torch.long, device=device)
+                idx = torch.arange(psi, device=device).expand(T, psi)
+                who = who.scatter_reduce_(0, torch.where(hit, slot, n_slots).reshape(-1), idx.reshape(-1), "amax",
+                                          include_self=True)[:n_slots].reshape(T, W).clamp_(min=0)
+                ends.append(_node_values(xs, node, who, W))
+            p = ends[0] + uniform * (ends[1] - ends[0])
+        p = p * split[..., None]
+
+        go_right = ((xs - p.gather(1, at)) * ns).sum(-1) >= 0
+        node = 2 * node + go_right
+        active = split.repeat_interleave(2, dim=1)
+        planes.append(torch.stack([p, normal], dim=2).reshape(n_slots, 2, width))
+        if sparse:
+            features.append(chosen.reshape(n_slots, width))
+
+    return _Forest(T, depth, d, torch.cat(planes), torch.cat(features) if sparse else None,
+                   torch.cat(splits), leaf.reshape(-1))
+
+
+def _node_values(xs, node, who, W):
+    """[T, W, w]: for each node the values ``xs[t, who[t, j]]`` of its chosen sample, the sample's own
+    selected coordinates (sparse layout: those of its node, which is node j by construction)."""
+    T, psi, w = xs.shape
+    return xs.gather(1, who[..., None].expand(T, W, w))
+
+
+def _path_length_sums(forest: _Forest, x):
+    """Sum over the trees of the path lengths of the rows of ``x`` [m, d] (float64, shape [m])."""
+    import torch
+
+    m, T = x.shape[0], forest.n_trees
+    node = torch.arange(T, device=x.device).expand(m, T).contiguous()  # level 0: slot t
+    for planes, features in forest.levels():
+        flat = node.reshape(-1)
+        pn = planes.index_select(0, flat).reshape(m, T, 2, forest.width)
+        if features is None:
+            xs = x[:, None, :]
+        else:
+            xs = x.gather(1, features.index_select(0, flat).reshape(m, -1)).reshape(m, T, forest.width)
+        go_right = ((xs - pn[:, :, 0]) * pn[:, :, 1]).sum(-1) >= 0
+        node = (node * 2).add_(go_right)
+    return forest.leaf.index_select(0, node.reshape(-1)).reshape(m, T).sum(1)
