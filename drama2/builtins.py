@@ -68,6 +68,7 @@ def register_scorers(register):
     register("ae-recon", "drama2.scorers.recon:AERecon",
              description="autoencoder reconstruction error (any neural reducer as the model)")
     register("pyod:*", "drama2.scorers.pyod_adapter:make_pyod_factory",
+             members="drama2.scorers.pyod_adapter:available_pyod_detectors",
              description="any installed PyOD detector by class name, e.g. pyod:ECOD, pyod:HBOS, pyod:COPOD "
                          "(parameters pass through)")
 

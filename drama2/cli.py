@@ -53,14 +53,23 @@ def plugins_command(as_json):
 @click.argument("kind", metavar="KIND", type=click.Choice(KINDS + tuple(k[:-1] for k in KINDS)))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(kind, as_json):
-    """List registered components of KIND (reducers, metrics, clusterers, scorers, datasets)."""
+    """List registered components of KIND (reducers, metrics, clusterers, scorers, datasets).
+
+    Families such as pyod:* are followed by the members available on this machine (pyod:ECOD, ...).
+    """
     regs = get_registry().registrations(kind)
     names = [r.name for r in regs]
-    rows = [{"name": r.name, "qualified_name": r.qualified_name, "provider": r.provider,
-             "description": r.description, "ambiguous": names.count(r.name) > 1} for r in regs]
+    rows = []
+    for r in regs:
+        rows.append({"name": r.name, "qualified_name": r.qualified_name, "provider": r.provider,
+                     "description": r.description, "ambiguous": names.count(r.name) > 1})
+        # A family (pyod:*) lists the members installed here, so users see what they can ask for.
+        rows += [{"name": member, "qualified_name": f"{r.provider}:{member}", "provider": r.provider,
+                  "description": f"member of {r.name}", "ambiguous": False} for member in r.members()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"drama2 {normalize_kind(kind)}")
@@ -68,7 +77,7 @@ def list_command(kind, as_json):
         table.add_column(col)
     for row in rows:
         name = row["qualified_name"] + " [yellow](ambiguous)[/yellow]" if row["ambiguous"] else row["name"]
-        table.add_row(name, row["provider"], row["description"])
+        table.add_row(name, row["provider"], escape(row["description"]))
     _console().print(table)
 
 

@@ -81,6 +81,19 @@ class Registration:
         return Registration(self.kind, name, self.provider, self.target, self.description,
                             {**self.metadata, "member": name[len(self.family_prefix):]})
 
+    def members(self) -> list[str]:
+        """Full names of a family's available members (``pyod:ECOD``, ...), when it registered a ``members``
+        callable (a ``"module:attr"`` string); an empty list for other registrations or when the callable
+        fails (e.g. the backing library is not installed)."""
+        lister = self.metadata.get("members")
+        if self.family_prefix is None or lister is None:
+            return []
+        try:
+            names = Registration(self.kind, self.name, self.provider, lister)._load_target()()
+        except Exception:  # noqa: BLE001 - a listing must not fail because an optional library is missing
+            return []
+        return [self.family_prefix + str(n) for n in names]
+
     def load(self) -> Any:
         """Return the component, importing a lazy ``"module:attr"`` target on first use.
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from drama2 import __version__
@@ -56,3 +58,11 @@ def test_datasets_list_and_verify(data_dir, tmp_path):
     result = CliRunner().invoke(cli, ["datasets", "verify", "--data-dir", str(tmp_path), "--json"])
     assert result.exit_code == 1
     assert {r["name"]: r["status"] for r in json.loads(result.output)}["wine"] == "corrupt"
+
+
+def test_list_scorers_shows_the_installed_pyod_detectors():
+    pytest.importorskip("pyod")
+    rows = {row["name"]: row for row in json.loads(invoke("list", "scorers", "--json"))}
+    assert {"pyod:*", "pyod:ECOD", "pyod:HBOS", "pyod:COPOD"} <= set(rows)
+    assert rows["pyod:ECOD"]["description"] == "member of pyod:*"
+    assert "E[h(x)]" in invoke("list", "scorers")  # descriptions are shown literally, not as markup
