@@ -210,7 +210,8 @@ def test_divergence_names_the_epoch(cls, rng):
                                           ({"learning_rate": -1}, "learning_rate"),
                                           ({"validation_fraction": 0.7}, "validation_fraction"),
                                           ({"time_budget": 0}, "time_budget"), ({"activation": "swish"}, "activation"),
-                                          ({"hidden_sizes": (8, -1)}, "hidden_sizes"), ({"beta": -1}, "beta")])
+                                          ({"hidden_sizes": (8, -1)}, "hidden_sizes"), ({"beta": -1}, "beta"),
+                                          ({"init": "zeros"}, "init")])
 def test_bad_parameters(params, match, rng):
     with pytest.raises(InvalidInputError, match=match):
         VariationalAutoEncoder(**params).fit(rng.normal(size=(30, 4)))
@@ -238,3 +239,28 @@ def test_cuda_is_deterministic_and_as_good_as_cpu(cls, rng):
     cpu = cls(device="cpu", **FAST).fit(X)
     err = lambda m: np.mean((m.reconstruct(X) - X) ** 2)  # noqa: E731
     assert err(a) < 1.5 * err(cpu) + 1e-3
+
+
+@pytest.mark.parametrize("cls", DENSE)
+def test_pca_init_starts_at_the_pca_solution(cls, rng):
+    from sklearn.decomposition import PCA
+
+    X = low_rank(rng, n=300)
+    model = cls(n_components=2, init="pca", max_epochs=1, learning_rate=1e-12, random_state=0).fit(X)
+    Xs = model._standardise(X)
+    pca = PCA(2).fit(Xs)
+    Z = model.transform(X)
+    # Codes span PCA's projection (up to the sign of each component) and decode to PCA's reconstruction.
+    np.testing.assert_allclose(np.abs(Z), np.abs(pca.transform(Xs)), atol=1e-3)
+    np.testing.assert_allclose(model._standardise(model.inverse_transform(Z)),
+                               pca.inverse_transform(pca.transform(Xs)), atol=1e-3)
+
+
+def test_pca_init_reconstructs_at_least_as_well_as_pca(rng):
+    X = low_rank(rng)
+    model = AutoEncoder(n_components=2, init="pca", max_epochs=30, random_state=0).fit(X)
+    Xs = model._standardise(X)
+    centred = Xs - Xs.mean(0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    pca_error = (s[2:] ** 2).sum() / Xs.size
+    assert np.mean((model._standardise(model.reconstruct(X)) - Xs) ** 2) <= pca_error

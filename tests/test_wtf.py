@@ -86,6 +86,20 @@ def test_a_tiny_drama_fit_runs(wtf_dir):
     assert model.decision_scores_.shape == (8,) and np.isfinite(model.decision_scores_).all()
 
 
+@pytest.mark.usefixtures("torch_one_thread")
+def test_conv2d_autoencoder_runs_on_the_wtf_layout(wtf_dir):
+    from drama2.reducers.neural import Conv2dAutoEncoder
+
+    ds = load_wtf(wtf_dir)
+    reducer = Conv2dAutoEncoder(validation_fraction=0, max_epochs=3, random_state=0).fit(ds.images)
+    assert reducer.sample_shape_ == (1, 64, 64)
+    assert reducer.inverse_transform(reducer.transform(ds.images)).shape == ds.images.shape
+    # Inside DRAMA the flat 4096-value rows are recognised as 64 x 64 images.
+    model = Drama(reducer="conv2d-ae", n_components=2, min_leaf_size=2, random_state=0,
+                  reducer_params={"validation_fraction": 0, "max_epochs": 3}).fit(ds.X)
+    assert np.isfinite(model.decision_scores_).all() and model.prototypes_.shape[1] == 4096
+
+
 def test_default_directory_is_wtf_under_the_data_dir(wtf_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("DRAMA2_DATA", raising=False)
     wtf_dir.rename(tmp_path / "wtf")

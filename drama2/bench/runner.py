@@ -17,6 +17,9 @@ from drama2.bench.store import RunStore
 
 #: results.csv is rewritten at most this often while a run is going (job records are written at once).
 RESULTS_REFRESH_SECONDS = 5.0
+#: ... and never so often that rewriting it takes more than this share of the run: the file grows with the
+#: run, so a fixed period would make a long run spend ever more time rewriting it.
+RESULTS_REFRESH_SHARE = 0.01
 
 
 @dataclass
@@ -160,16 +163,17 @@ def run_bench(config: BenchConfig, *, argv=None, progress: bool | None = None, r
     try:
         with _progress(progress) as bar:
             task = bar.add_task("bench", total=len(jobs), completed=n_resumed, current="")
-            last_write = time.perf_counter()
+            last_write, write_cost = time.perf_counter(), 0.0
             for job, rows in executor(todo, n_jobs=config.jobs, scheduler=scheduler_client or config.scheduler,
                                       data_dir=config.data_dir, device=config.device):
                 tick = time.perf_counter()
                 store.save_job(job.key, job.identity(), rows)
                 rows_by_key[job.key] = rows
                 bar.update(task, advance=1, current=job.dataset)
-                if tick - last_write > RESULTS_REFRESH_SECONDS:
+                if tick - last_write > max(RESULTS_REFRESH_SECONDS, write_cost / RESULTS_REFRESH_SHARE):
                     store.write_results(ordered_rows(), parquet=False)
                     last_write = time.perf_counter()
+                    write_cost = last_write - tick
                 overhead["persist"] += time.perf_counter() - tick
         status = "finished"
     finally:

@@ -37,6 +37,24 @@ def mlp(sizes: list[int], act: str, *, last_activation: bool = False) -> nn.Sequ
     return nn.Sequential(*layers)
 
 
+class LinearPlusResidual(nn.Module):
+    """``linear(x) + residual(x)``: a linear map with a non-linear correction beside it.
+
+    With the linear parts set to PCA's projection and reconstruction and the
+    residuals' last layers set to zero, an autoencoder built from two of these
+    *starts* at the PCA solution, and training can only move it to a lower
+    reconstruction loss.
+    """
+
+    def __init__(self, linear: nn.Linear, residual: nn.Sequential):
+        super().__init__()
+        self.linear = linear
+        self.residual = residual
+
+    def forward(self, x):
+        return self.linear(x) + self.residual(x)
+
+
 class AutoEncoderNet(nn.Module):
     """An encoder and a decoder; ``forward`` reconstructs."""
 
@@ -62,17 +80,20 @@ class VariationalNet(nn.Module):
     reducer needs (the original DRAMA encoded a random sample instead).
     """
 
-    def __init__(self, body: nn.Module, body_features: int, n_latent: int, decoder: nn.Module):
+    def __init__(self, body: nn.Module, body_features: int, n_latent: int, decoder: nn.Module,
+                 skip: nn.Linear | None = None):
         super().__init__()
         self.body = body
         self.mean = nn.Linear(body_features, n_latent)
         self.log_var = nn.Linear(body_features, n_latent)
         self.decoder = decoder
+        self.skip = skip  # an optional linear path from the input to the posterior mean
 
     def posterior(self, x):
         h = self.body(x)
+        mean = self.mean(h) if self.skip is None else self.mean(h) + self.skip(x)
         # Clamped so exp() stays finite while training is still far from a good fit.
-        return self.mean(h), self.log_var(h).clamp(-30.0, 20.0)
+        return mean, self.log_var(h).clamp(-30.0, 20.0)
 
     def encode(self, x):
         return self.posterior(x)[0]
@@ -158,5 +179,5 @@ def check_hidden_sizes(value, name: str = "hidden_sizes") -> tuple:
     return sizes
 
 
-__all__ = ["ACTIVATIONS", "AutoEncoderNet", "VariationalNet", "ConvEncoderBody", "ConvDecoder", "activation", "mlp",
+__all__ = ["ACTIVATIONS", "AutoEncoderNet", "LinearPlusResidual", "VariationalNet", "ConvEncoderBody", "ConvDecoder", "activation", "mlp",
            "conv_stage_sizes", "check_hidden_sizes"]

@@ -90,6 +90,9 @@ class NeuralEstimator:
     def _loss(self, network, batch, generator, target):
         raise NotImplementedError
 
+    def _warm_start(self, network, X: np.ndarray) -> None:
+        """Adjust a freshly initialised network from the training data before training (default: nothing)."""
+
     def _epoch_order(self, n: int, targets, generator):
         import torch
 
@@ -157,7 +160,9 @@ class NeuralEstimator:
         cpu_generator = torch.Generator().manual_seed(seed)
         if network is None:
             device = torch.device(resolve_device(self.device))
-            network = self._fresh_network(tuple(X.shape[1:]), cpu_generator).to(device)
+            network = self._fresh_network(tuple(X.shape[1:]), cpu_generator)
+            self._warm_start(network, X)
+            network = network.to(device)
         else:
             device = next(network.parameters()).device
 

@@ -26,6 +26,8 @@ from drama2.validation import check_is_fitted
 __all__ = ["AutoEncoder", "VariationalAutoEncoder", "Conv1dAutoEncoder", "Conv1dVariationalAutoEncoder",
            "Conv2dAutoEncoder", "Conv2dVariationalAutoEncoder"]
 
+# Rows of a random subsample that the PCA warm start is computed from (enough for a stable subspace).
+_PCA_ROWS = 20000
 # Standard deviations below this are treated as constant columns (scaled by 1, not blown up).
 _MIN_SCALE = 1e-12
 
@@ -108,6 +110,12 @@ _DENSE_DOC = """
     activation : str, default "elu"
         Hidden-layer activation: elu, silu, gelu, tanh, relu or leaky_relu.
         The latent and output layers are always linear.
+    init : {{"pca", "random"}}, default {init}
+        "pca" adds a linear path beside the non-linear one in the encoder
+        (to the posterior mean for a VAE) and in the decoder, set to PCA's
+        projection and reconstruction, with the non-linear paths' last
+        layers at zero: training starts at the PCA solution. "random" is
+        the usual random initialisation without the linear paths.
 {extra}{training}
 
     Attributes
@@ -140,23 +148,58 @@ class _DenseReducer(_NeuralReducer):
     def _check_model_params(self, n_features):
         super()._check_model_params(n_features)
         self._hidden(n_features)
+        if self.init not in ("pca", "random"):
+            raise InvalidInputError(f"{type(self).__name__}: init must be 'pca' or 'random', got {self.init!r}.")
         from drama2.neural.networks import activation
 
         activation(self.activation)
 
     def _build_network(self, sample_shape):
-        from drama2.neural.networks import AutoEncoderNet, VariationalNet, mlp
+        from torch import nn
+
+        from drama2.neural.networks import AutoEncoderNet, LinearPlusResidual, VariationalNet, mlp
 
         d, z, hidden = sample_shape[0], self.n_components, self._hidden(sample_shape[0])
         decoder = mlp([z, *reversed(hidden), d], self.activation)
+        if self.init == "pca":
+            decoder = LinearPlusResidual(nn.Linear(z, d), decoder)
         if self.variational:
             body = mlp([d, *hidden], self.activation, last_activation=True)
-            return VariationalNet(body, hidden[-1] if hidden else d, z, decoder)
-        return AutoEncoderNet(mlp([d, *hidden, z], self.activation), decoder)
+            skip = nn.Linear(d, z) if self.init == "pca" else None
+            return VariationalNet(body, hidden[-1] if hidden else d, z, decoder, skip=skip)
+        encoder = mlp([d, *hidden, z], self.activation)
+        if self.init == "pca":
+            encoder = LinearPlusResidual(nn.Linear(d, z), encoder)
+        return AutoEncoderNet(encoder, decoder)
+
+    def _warm_start(self, network, X):
+        """With ``init="pca"``, start from PCA: the linear paths project and reconstruct, the residuals add 0."""
+        if self.init != "pca":
+            return
+        import torch
+
+        rows = X if len(X) <= _PCA_ROWS else X[np.random.default_rng(self._seed()).choice(len(X), _PCA_ROWS,
+                                                                                            replace=False)]
+        mean = rows.mean(axis=0)
+        _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
+        components = torch.as_tensor(vt[: self.n_components], dtype=torch.float32)
+        mean = torch.as_tensor(mean, dtype=torch.float32)
+        encode_linear = network.skip if self.variational else network.encoder.linear
+        with torch.no_grad():
+            encode_linear.weight.copy_(components)
+            encode_linear.bias.copy_(-components @ mean)
+            network.decoder.linear.weight.copy_(components.T)
+            network.decoder.linear.bias.copy_(mean)
+            residual_outputs = [network.decoder.residual[-1]]
+            residual_outputs.append(network.mean if self.variational else network.encoder.residual[-1])
+            for layer in residual_outputs:
+                layer.weight.zero_()
+                layer.bias.zero_()
 
 
 class AutoEncoder(_ReconstructionLoss, _DenseReducer):
-    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", max_epochs=100, batch_size="auto",
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="pca", max_epochs=100,
+                 batch_size="auto",
                  learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10, time_budget=None,
                  device="auto", random_state=None):
         _store(self, locals())
@@ -165,17 +208,18 @@ class AutoEncoder(_ReconstructionLoss, _DenseReducer):
 class VariationalAutoEncoder(_VariationalLoss, _DenseReducer):
     variational = True
 
-    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", beta=1.0, max_epochs=100,
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="random", beta=1.0, max_epochs=100,
                  batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10,
                  time_budget=None, device="auto", random_state=None):
         _store(self, locals())
 
 
 AutoEncoder.__doc__ = ("Dense autoencoder (``\"ae\"``): standardised rows -> hidden layers -> linear latent "
-                       "-> mirrored decoder.\n" + _DENSE_DOC.format(extra="", training=TRAINING_PARAMS_DOC))
+                       "-> mirrored decoder.\n" + _DENSE_DOC.format(init='"pca"', extra="", training=TRAINING_PARAMS_DOC))
 VariationalAutoEncoder.__doc__ = (
     "Dense variational autoencoder (``\"vae\"``); ``transform`` returns the posterior mean.\n"
-    + _DENSE_DOC.format(extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
+    + _DENSE_DOC.format(init='"random" (the KL term pulls codes towards N(0, I), far from PCA\'s scale)',
+                        extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
 
 
 # ------------------------------------------------------------------------- convolutional models

@@ -11,26 +11,34 @@ Layout
 With ``T`` trees of height ``l`` the internal nodes of level ``k`` (``2 ** k`` per
 tree) are stored level-major: node ``j`` of tree ``t`` at level ``k`` is row
 ``T * (2 ** k - 1) + t * 2 ** k + j`` of the node tables, so walking down is
-``flat = 2 * flat + went_right`` with no per-tree offsets. Each internal node
-keeps its intercept ``p`` and normal ``n`` (only the ``extension_level + 1``
-nonzero components and their feature indices when that is at most half of the
-features; the full vectors otherwise); a sample goes left when
-``(x - p) . n < 0``, as in the paper. That form is also what keeps duplicated
-rows consistent: in a node whose sample points are all identical ``p`` *is*
-that point, so ``x - p`` is exactly 0 for each copy, whatever the summation
-order of the scoring kernel.
+``slot = 2 * slot + went_right`` with no per-tree offsets. Each internal node
+keeps its normal ``n`` (only the ``extension_level + 1`` nonzero components and
+their feature indices when that is at most half of the features, the full
+vector otherwise) and the offset ``p . n`` of its intercept ``p``: a sample goes
+left when ``x . n < p . n``, i.e. ``(x - p) . n < 0`` as in the paper.
 
 Nodes that are not split (a leaf above the height limit, or anything below
-one) get ``n = 0``, which sends every sample right, and the leaf's path length
-is written at the bottom slot that always-right walk reaches. Scoring is then
-exactly ``l`` gathers per chunk followed by one lookup of a ``[T, 2 ** l]`` table
-of path lengths ``depth + c(leaf size)``.
+one) get ``n = 0`` and offset -1, which sends every sample right, and the leaf's
+path length is written at the bottom slot that always-right walk reaches.
+Scoring is then ``l`` steps per row chunk followed by one lookup in a
+``[T, 2 ** l]`` table of path lengths ``depth + c(leaf size)``. The top levels,
+with few nodes per tree, are scored by one matmul of the chunk against all
+their normals; the deeper ones by gathering each row's node normal.
+
+Duplicated rows
+---------------
+In a node whose samples all have the same projection (identical rows, say)
+the intercept lies on that projection, so whether the copies go right would
+depend on how the scoring kernel rounds the dot product. The offset of such a
+node is therefore moved below the common projection by a few rounding errors
+of a dot product: the copies go right exactly as they did while the tree was
+built, and any other point still goes by its side of the hyperplane.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -74,6 +82,25 @@ def average_path_length(m) -> np.ndarray:
     safe = np.where(big, m, 2.0)
     harmonic = digamma(safe) + np.euler_gamma  # H(m - 1)
     return np.where(big, 2.0 * harmonic - 2.0 * (safe - 1.0) / safe, 0.0)
+
+
+@contextlib.contextmanager
+def _full_precision_matmul(dtype):
+    """Keep float32 matmuls in float32 (no TF32 or bfloat16) while scoring; the previous setting is restored.
+
+    The offsets of degenerate nodes allow for float32 rounding only (see the module docstring).
+    """
+    import torch
+
+    if dtype != torch.float32:
+        yield
+        return
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
 
 
 def _is_int(value: Any) -> bool:
@@ -149,9 +176,9 @@ class EIF(BaseDetector):
     normals_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1, n_features)
         Normal vectors of the internal node slots in heap order (root 0, children
         of ``i`` at ``2 i + 1`` and ``2 i + 2``); all zeros where the slot is not split.
-    intercepts_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1, n_features)
-        Intercept points ``p`` of the same slots (only the coordinates where the
-        normal is nonzero are meaningful; the others are 0).
+    offsets_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1)
+        ``p . n`` of the same slots: a sample goes to the left child when
+        ``x . n < offset`` (-1 where the slot is not split).
     split_mask_ : ndarray of shape (n_estimators, 2 ** max_depth_ - 1), bool
         Whether each internal slot is a split node.
     leaf_path_lengths_ : ndarray of shape (n_estimators, 2 ** max_depth_)
@@ -288,12 +315,12 @@ class EIF(BaseDetector):
         if self.batch_size is not None:
             return int(self.batch_size)
         f = self.forest_
-        width = f.width
         itemsize = 4 if self.dtype == "float32" else 8
-        # Per row and tree and level: gathered intercepts, normals and values, their product, the
-        # feature indices (int64) and the node index.
-        per_row = int(self.n_estimators) * (width * (4 * itemsize + (8 if f.sparse else 0)) + 32)
-        per_row += n_features * 8
+        widest = 1 << max(f.n_projected_levels() - 1, 0)  # nodes per tree of the last matmul level
+        # Per row and tree: the projections (and their flags) of a matmul level, or the gathered normal,
+        # feature indices, values and products of a gather level, and the slot indices.
+        per_row = int(f.n_trees) * (max(widest * (itemsize + 1), f.width * (3 * itemsize + 8 * f.sparse)) + 24)
+        per_row += n_features * (8 + itemsize)  # the float64 input rows and their converted copy
         budget = _CHUNK_BYTES.get(self.device_.split(":")[0], _CHUNK_BYTES["cpu"])
         return int(max(64, min(budget // per_row, 1 << 20)))
 
@@ -305,7 +332,7 @@ class EIF(BaseDetector):
         chunk = self._chunk_rows(X.shape[1])
         dtype = getattr(torch, self.dtype)
         total = np.empty(n, dtype=np.float64)
-        with torch.inference_mode():
+        with torch.inference_mode(), _full_precision_matmul(dtype):
             for start in range(0, n, chunk):
                 x = torch.from_numpy(X[start:start + chunk]).to(device=self.device_, dtype=dtype)
                 total[start:start + len(x)] = _path_length_sums(f, x).cpu().numpy()
@@ -313,20 +340,20 @@ class EIF(BaseDetector):
         return np.exp2(-mean_depth / float(average_path_length(self.max_samples_)))
 
     # -- inspection ----------------------------------------------------------------------
-    def _heap(self, name: str) -> np.ndarray:
-        return getattr(self.forest_, name)().cpu().numpy()
-
     @property
     def normals_(self) -> np.ndarray:
-        return self._heap("heap_normals")
+        f = self.forest_
+        return f.to_heap(f.dense_normals()).cpu().numpy()
 
     @property
-    def intercepts_(self) -> np.ndarray:
-        return self._heap("heap_intercepts")
+    def offsets_(self) -> np.ndarray:
+        f = self.forest_
+        return f.to_heap(f.offsets).cpu().numpy()
 
     @property
     def split_mask_(self) -> np.ndarray:
-        return self._heap("heap_split")
+        f = self.forest_
+        return f.to_heap(f.split).cpu().numpy()
 
     @property
     def leaf_path_lengths_(self) -> np.ndarray:
@@ -337,67 +364,90 @@ class EIF(BaseDetector):
 class _Forest:
     """Level-major node tables of T complete trees of height ``depth`` (see the module docstring).
 
-    ``planes`` has shape (n_internal, 2, width): row ``[0]`` the intercept's
-    coordinates and row ``[1]`` the normal's components, for the ``width``
-    features in ``features`` (sparse layout) or for all features in order
-    (dense layout, ``features is None``). ``leaf`` holds the bottom slots' path
-    lengths, level-major as well (float64).
+    ``normals`` [n_internal, width] holds the normals' components for the
+    features in ``features`` [n_internal, width] (sparse layout) or for all
+    features in order (dense layout, ``features is None``); a sample goes right
+    when ``x . n >= offsets``. ``split`` marks the real split nodes; ``leaf``
+    holds the bottom slots' path lengths, level-major as well (float64).
+    ``slack`` is ``2 (d + 2) eps ||n||``: times ``||x||`` it bounds the rounding
+    error of any float summation order of ``x . n`` plus that of the reference
+    sum (see :func:`_path_length_sums`).
     """
 
-    def __init__(self, n_trees, depth, n_features, planes, features, split, leaf):
+    def __init__(self, n_trees, depth, n_features, normals, features, offsets, split, leaf):
+        import torch
+
         self.n_trees = n_trees
         self.depth = depth
         self.n_features = n_features
-        self.planes = planes
+        self.normals = normals
         self.features = features
+        self.offsets = offsets
         self.split = split
         self.leaf = leaf
-        self.width = planes.shape[-1]
+        self.width = normals.shape[-1]
         self.sparse = features is not None
+        eps = torch.finfo(normals.dtype).eps
+        self.slack = torch.linalg.vector_norm(normals, dim=1) * (2 * (n_features + 2) * eps)
         self._levels = None
 
+    def _rows(self, k):
+        return slice(self.n_trees * ((1 << k) - 1), self.n_trees * ((1 << (k + 1)) - 1))
+
+    def n_projected_levels(self) -> int:
+        """How many top levels are scored by one dense matmul against all their nodes.
+
+        Level k costs ``2 ** k * n_features`` multiply-adds per row and tree that way, against one gather
+        of the node's ``width`` components (plus its feature indices when sparse), which costs about
+        as much as 8 (dense) to 16 (sparse) multiply-adds per component in a matmul (measured on a
+        2-core CPU with 100 trees of height 8).
+        """
+        per_component = 16 if self.sparse else 8
+        budget = per_component * (self.width + 2)
+        k = 0
+        while k < self.depth and (1 << k) * self.n_features <= budget:
+            k += 1
+        return k
+
     def levels(self):
-        """Per-level views ``(planes_k, features_k)`` of the node tables (no copies)."""
+        """Per level ``(rows, weights)``: the level's slice of the node tables, and the level's normals as
+        a dense [d, T * 2 ** k] matrix for the matmul levels (None for the gather levels)."""
         if self._levels is None:
-            out = []
+            out, K = [], self.n_projected_levels()
             for k in range(self.depth):
-                lo, hi = self.n_trees * ((1 << k) - 1), self.n_trees * ((1 << (k + 1)) - 1)
-                out.append((self.planes[lo:hi], None if self.features is None else self.features[lo:hi]))
+                rows = self._rows(k)
+                out.append((rows, self.dense_normals(rows).T.contiguous() if k < K else None))
             self._levels = out
         return self._levels
 
-    def __getstate__(self):  # the cached views are rebuilt on demand
+    def bounds(self, rows):
+        """(offset, slack) pairs of ``rows`` packed as one complex number each, for a single gather."""
+        import torch
+
+        return torch.view_as_complex(torch.stack([self.offsets[rows], self.slack[rows]], dim=1))
+
+    def __getstate__(self):  # the cached per-level tables are rebuilt on demand
         state = self.__dict__.copy()
         state["_levels"] = None
         return state
 
-    def _to_heap(self, table):
+    def dense_normals(self, rows=slice(None)):
+        """Normals of ``rows`` as full [n_rows, d] vectors."""
+        import torch
+
+        values = self.normals[rows]
+        if not self.sparse:
+            return values
+        full = torch.zeros(values.shape[0], self.n_features, dtype=values.dtype, device=values.device)
+        return full.scatter_(1, self.features[rows], values)
+
+    def to_heap(self, table):
         """Reorder a level-major node table into [T, 2 ** depth - 1, ...] heap order."""
         import torch
 
-        T, blocks = self.n_trees, []
-        for k in range(self.depth):
-            lo, hi = T * ((1 << k) - 1), T * ((1 << (k + 1)) - 1)
-            blocks.append(table[lo:hi].reshape(T, 1 << k, *table.shape[1:]))
+        T = self.n_trees
+        blocks = [table[self._rows(k)].reshape(T, 1 << k, *table.shape[1:]) for k in range(self.depth)]
         return torch.cat(blocks, dim=1)
-
-    def _dense(self, row):
-        import torch
-
-        values = self.planes[:, row, :]
-        if not self.sparse:
-            return self._to_heap(values)
-        full = torch.zeros(values.shape[0], self.n_features, dtype=values.dtype, device=values.device)
-        return self._to_heap(full.scatter_(1, self.features, values))
-
-    def heap_normals(self):
-        return self._dense(1)
-
-    def heap_intercepts(self):
-        return self._dense(0)
-
-    def heap_split(self):
-        return self._to_heap(self.split)
 
 
 def _sample_rows(n: int, psi: int, T: int, gen):
@@ -439,7 +489,8 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
     alive = torch.ones(T, psi, dtype=torch.bool, device=device)  # the sample's node is being split
     active = torch.ones(T, 1, dtype=torch.bool, device=device)  # the slot is a real node
     leaf = torch.zeros(T, 1 << depth, dtype=torch.float64, device=device)
-    planes, features, splits = [], [], []
+    normals, features, offsets, splits = [], [], [], []
+    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
 
     def per_node_extreme(values, slot, n_slots, reduce):
         # values [T, psi, w] reduced per node; samples of non-split nodes go to a spare slot.
@@ -486,59 +537,84 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
             xs = sample
         ns = normal.gather(1, at)  # each sample's node normal
 
+        proj = (xs * ns).sum(-1)  # [T, psi]: x . n of each sample for its node's normal
         if threshold == "box":
             lo = per_node_extreme(xs, slot, n_slots, "amin").reshape(T, W, width)
             hi = per_node_extreme(xs, slot, n_slots, "amax").reshape(T, W, width)
             p = lo + uniform * (hi - lo)
+            offset = (p * normal).sum(-1)  # x goes left when (x - p) . n < 0, i.e. x . n < p . n
+            degenerate = ((hi - lo) * normal == 0).all(-1)
         else:
-            # The split point uniform along [min, max] of the projections x . n, expressed as the intercept
-            # p = a + u (b - a) between the node's samples a, b of smallest and largest projection.
-            proj = (xs * ns).sum(-1)  # [T, psi]
-            key = torch.where(alive, proj, torch.nan)
-            ends = []
-            for reduce in ("amin", "amax"):
-                best = per_node_extreme(key[..., None], slot, n_slots, reduce).reshape(T, W)
-                hit = alive & (proj == best.gather(1, node))
-                # one sample index per node attaining the extreme (the largest index among ties)
-                who = torch.full((n_slots + 1,), -1, dtype=torch.long, device=device)
-                idx = torch.arange(psi, device=device).expand(T, psi)
-                who = who.scatter_reduce_(0, torch.where(hit, slot, n_slots).reshape(-1), idx.reshape(-1), "amax",
-                                          include_self=True)[:n_slots].reshape(T, W).clamp_(min=0)
-                ends.append(_node_values(xs, node, who, W))
-            p = ends[0] + uniform * (ends[1] - ends[0])
-        p = p * split[..., None]
+            vmin = per_node_extreme(proj[..., None], slot, n_slots, "amin").reshape(T, W)
+            vmax = per_node_extreme(proj[..., None], slot, n_slots, "amax").reshape(T, W)
+            offset = vmin + uniform[..., 0] * (vmax - vmin)
+            degenerate = vmax == vmin
+        # In a degenerate node every sample has the same x . n; the offset is moved below it by a few rounding
+        # errors of a dot product so that these samples (and their copies at scoring time, whichever kernel
+        # sums the product) go right as they did here, while any other point still goes by its side.
+        scale = per_node_extreme((xs * ns).abs().sum(-1, keepdim=True), slot, n_slots, "amax").reshape(T, W)
+        offset = torch.where(degenerate, offset - (4 * (width + 2) * eps * scale + tiny), offset)
+        offset = torch.where(split, offset, -1.0)  # unsplit slots have n = 0: everything goes right
 
-        go_right = ((xs - p.gather(1, at)) * ns).sum(-1) >= 0
+        go_right = proj >= offset.gather(1, node)
         node = 2 * node + go_right
         active = split.repeat_interleave(2, dim=1)
-        planes.append(torch.stack([p, normal], dim=2).reshape(n_slots, 2, width))
+        normals.append(normal.reshape(n_slots, width))
+        offsets.append(offset.reshape(n_slots))
         if sparse:
             features.append(chosen.reshape(n_slots, width))
 
-    return _Forest(T, depth, d, torch.cat(planes), torch.cat(features) if sparse else None,
-                   torch.cat(splits), leaf.reshape(-1))
-
-
-def _node_values(xs, node, who, W):
-    """[T, W, w]: for each node the values ``xs[t, who[t, j]]`` of its chosen sample, the sample's own
-    selected coordinates (sparse layout: those of its node, which is node j by construction)."""
-    T, psi, w = xs.shape
-    return xs.gather(1, who[..., None].expand(T, W, w))
+    return _Forest(T, depth, d, torch.cat(normals), torch.cat(features) if sparse else None,
+                   torch.cat(offsets), torch.cat(splits), leaf.reshape(-1))
 
 
 def _path_length_sums(forest: _Forest, x):
-    """Sum over the trees of the path lengths of the rows of ``x`` [m, d] (float64, shape [m])."""
+    """Sum over the trees of the path lengths of the rows of ``x`` [m, d] (float64, shape [m]).
+
+    Every decision ``x . n >= offset`` is that of a fixed reference sum (the
+    node's products in float64, added in the stored order), so scores do not
+    depend on the chunk size, the kernels or the device. The fast kernels (a
+    matmul or gathers, in ``x``'s dtype) decide all pairs whose ``|x . n - offset|``
+    exceeds the rounding bound ``||x|| * slack``, which is the same decision;
+    the few pairs within the bound are recomputed with the reference sum.
+    """
     import torch
 
     m, T = x.shape[0], forest.n_trees
-    node = torch.arange(T, device=x.device).expand(m, T).contiguous()  # level 0: slot t
-    for planes, features in forest.levels():
-        flat = node.reshape(-1)
-        pn = planes.index_select(0, flat).reshape(m, T, 2, forest.width)
-        if features is None:
-            xs = x[:, None, :]
+    norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    node = torch.arange(T, device=x.device).expand(m, T).contiguous()  # slot t * 2 ** k + j of each tree's node
+    for rows, weights in forest.levels():
+        bounds = torch.view_as_real(forest.bounds(rows).index_select(0, node.reshape(-1))).reshape(m, T, 2)
+        if weights is not None:  # few nodes per tree: project every row on all of them at once
+            proj = (x @ weights).gather(1, node)
         else:
-            xs = x.gather(1, features.index_select(0, flat).reshape(m, -1)).reshape(m, T, forest.width)
-        go_right = ((xs - pn[:, :, 0]) * pn[:, :, 1]).sum(-1) >= 0
+            flat = node.reshape(-1) + rows.start
+            n = forest.normals.index_select(0, flat).reshape(m, T, -1)
+            if forest.features is None:
+                proj = torch.bmm(n, x[:, :, None]).reshape(m, T)
+            else:
+                xs = x.gather(1, forest.features.index_select(0, flat).reshape(m, -1)).reshape(m, T, -1)
+                prod = xs * n
+                if prod.shape[-1] <= 4:  # a reduction over a tiny last axis is slow; add the slices instead
+                    proj = prod[..., 0].clone()
+                    for j in range(1, prod.shape[-1]):
+                        proj += prod[..., j]
+                else:
+                    proj = prod.sum(-1)
+        diff = proj - bounds[..., 0]
+        go_right = diff >= 0
+        close = diff.abs_() <= norm * bounds[..., 1]
+        if close.any():
+            i, t = close.nonzero(as_tuple=True)
+            go_right[i, t] = _reference_projection(forest, x[i], node[i, t] + rows.start) >= bounds[i, t, 0].double()
         node = (node * 2).add_(go_right)
     return forest.leaf.index_select(0, node.reshape(-1)).reshape(m, T).sum(1)
+
+
+def _reference_projection(forest: _Forest, x, slots):
+    """``x[r] . n[slots[r]]`` as the float64 sum of the exact products, added in the stored order."""
+    import torch
+
+    n = forest.normals[slots].double()
+    xs = x.double() if forest.features is None else x.gather(1, forest.features[slots]).double()
+    return torch.cumsum(xs * n, dim=1)[:, -1]  # cumsum adds strictly left to right
