@@ -65,6 +65,11 @@ def register_scorers(register):
              description="Isolation Forest (scikit-learn); score = 2^(-E[h(x)]/c(psi))")
     register("knn", "drama2.scorers.baselines:KNN",
              description="distance to the k-th nearest training neighbour (or the mean/median of the k)")
+    register("mcdsvdd", "drama2.scorers.svdd:MCDSVDD",
+             description="Multi-Class Deep SVDD: one centre per inlier class (labels via fit(X, y_classes), else "
+                         "clusters); score = squared distance to the nearest centre")
+    register("deepsvdd", "drama2.scorers.svdd:DeepSVDD",
+             description="Deep SVDD (Ruff et al. 2018): one fixed centre, bias-free encoder")
     register("ae-recon", "drama2.scorers.recon:AERecon",
              description="autoencoder reconstruction error (any neural reducer as the model)")
     register("pyod:*", "drama2.scorers.pyod_adapter:make_pyod_factory",

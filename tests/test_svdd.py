@@ -235,7 +235,7 @@ def test_sklearn_parameters():
     assert set(DeepSVDD().get_params()) == set(MCDSVDD().get_params()) - {"n_clusters", "class_balanced"}
     for doc in (MCDSVDD.__doc__, DeepSVDD.__doc__):
         assert "Parameters\n    ----------" in doc and "Attributes\n    ----------" in doc
-        assert "learning_rate : float, default 5e-4" in doc
+        assert "learning_rate : float, default 5e-4" in doc and "in the hypersphere phase" in doc
 
 
 @pytest.mark.gpu

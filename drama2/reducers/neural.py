@@ -198,7 +198,7 @@ class _DenseReducer(_NeuralReducer):
 
 
 class AutoEncoder(_ReconstructionLoss, _DenseReducer):
-    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="pca", max_epochs=100,
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="random", max_epochs=100,
                  batch_size="auto",
                  learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10, time_budget=None,
                  device="auto", random_state=None):
@@ -215,11 +215,10 @@ class VariationalAutoEncoder(_VariationalLoss, _DenseReducer):
 
 
 AutoEncoder.__doc__ = ("Dense autoencoder (``\"ae\"``): standardised rows -> hidden layers -> linear latent "
-                       "-> mirrored decoder.\n" + _DENSE_DOC.format(init='"pca"', extra="", training=TRAINING_PARAMS_DOC))
+                       "-> mirrored decoder.\n" + _DENSE_DOC.format(init='"random"', extra="", training=TRAINING_PARAMS_DOC))
 VariationalAutoEncoder.__doc__ = (
     "Dense variational autoencoder (``\"vae\"``); ``transform`` returns the posterior mean.\n"
-    + _DENSE_DOC.format(init='"random" (the KL term pulls codes towards N(0, I), far from PCA\'s scale)',
-                        extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
+    + _DENSE_DOC.format(init='"random"', extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
 
 
 # ------------------------------------------------------------------------- convolutional models
