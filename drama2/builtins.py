@@ -65,6 +65,8 @@ def register_scorers(register):
              description="Isolation Forest (scikit-learn); score = 2^(-E[h(x)]/c(psi))")
     register("knn", "drama2.scorers.baselines:KNN",
              description="distance to the k-th nearest training neighbour (or the mean/median of the k)")
+    register("eif", "drama2.scorers.eif:EIF",
+             description="Extended Isolation Forest in torch (Hariri et al. 2021); CPU or GPU, chunked scoring")
     register("mcdsvdd", "drama2.scorers.svdd:MCDSVDD",
              description="Multi-Class Deep SVDD: one centre per inlier class (labels via fit(X, y_classes), else "
                          "clusters); score = squared distance to the nearest centre")

@@ -50,10 +50,11 @@ __all__ = ["EIF", "average_path_length"]
 
 _THRESHOLDS = ("box", "range")
 _DTYPES = ("float32", "float64")
-# The complete trees hold n_estimators * 2 ** max_depth bottom slots; refuse layouts far past any sensible use.
-_MAX_SLOTS = 2**26
-# Working memory one scoring chunk may use, by device type (the input chunk and the output are extra).
-_CHUNK_BYTES = {"cpu": 32 * 2**20, "cuda": 1 * 2**30}
+# The complete trees store every one of the n_estimators * 2 ** max_depth slots; refuse tables past this size.
+_MAX_FOREST_BYTES = 2 * 2**30
+# Working memory of one scoring chunk, by device type. On the CPU the chunk should stay in the caches: on the
+# 2-core development machine 12 MiB (about 1,900 rows of 20 features at extension_level=1) scored fastest.
+_CHUNK_BYTES = {"cpu": 12 * 2**20, "cuda": 1 * 2**30}
 
 
 def average_path_length(m) -> np.ndarray:
@@ -103,6 +104,30 @@ def _full_precision_matmul(dtype):
         torch.set_float32_matmul_precision(previous)
 
 
+def _check_range(X: np.ndarray, dtype: str, estimator: str) -> None:
+    """Refuse values that float32 cannot hold (they would become infinite) when computing in float32."""
+    if dtype == "float32" and X.size:
+        limit = float(np.finfo(np.float32).max)
+        if X.max() > limit or X.min() < -limit:
+            raise InvalidInputError(
+                f"{estimator}: X has values beyond the float32 range (|x| > {limit:.3g}); use dtype='float64' "
+                "or rescale the data."
+            )
+
+
+def _auto_depth(psi: int) -> int:
+    """The paper's height limit ceil(log2(psi)), at least 1."""
+    return max(1, math.ceil(math.log2(psi)))
+
+
+def _layout(ext: int, n_features: int) -> tuple[bool, int]:
+    """(sparse, width): store only the ext + 1 nonzero components (and their features) when that at
+    least halves the work, else the full normal vectors."""
+    keep = ext + 1
+    sparse = 2 * keep <= n_features
+    return sparse, keep if sparse else n_features
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -149,8 +174,8 @@ class EIF(BaseDetector):
     contamination : float in (0, 0.5] or "auto", default 0.1
         Share of training samples :meth:`predict` flags; ``"auto"`` uses Tukey's fence.
     random_state : int, numpy Generator or None, default None
-        Seed of a local ``torch.Generator``; the same int gives the same forest
-        on every device (random numbers are drawn on the CPU). Global random
+        Seed of a local ``torch.Generator`` on the CPU: the same int gives the
+        same forest, and the same random numbers on every device. Global random
         states are never touched.
     device : str, default "auto"
         Torch device for building and scoring; ``"auto"`` is ``$DRAMA2_DEVICE``
@@ -160,7 +185,7 @@ class EIF(BaseDetector):
         Path lengths are always summed in float64.
     batch_size : int or None, default None
         Rows scored per chunk. ``None`` picks a chunk that keeps the working
-        memory near 32 MiB on the CPU (1 GiB on CUDA), whatever the number of
+        memory near 12 MiB on the CPU (1 GiB on CUDA), whatever the number of
         rows; scores do not depend on it.
 
     Attributes
@@ -189,11 +214,15 @@ class EIF(BaseDetector):
 
     Notes
     -----
-    Building costs O(n_estimators * psi * max_depth * (extension_level + 1)) and
-    scoring O(n_samples * n_estimators * max_depth * (extension_level + 1)); the
-    random numbers for all nodes of a level are drawn in one go from a local
-    generator, so a seed gives the same forest on the CPU and on CUDA (scores
-    then agree to floating-point rounding).
+    Building costs O(n_estimators * psi * max_depth * (extension_level + 1)).
+    Scoring costs O(n_samples * n_estimators * max_depth * (extension_level + 1))
+    for the gathered levels, plus a matmul against all the nodes of the few
+    top levels. Every routing decision is that of a fixed reference sum (see
+    :func:`_path_length_sums`), so scores do not depend on ``batch_size`` or on
+    the kernels used. The random numbers for all nodes of a level are drawn in
+    one go from a local generator on the CPU, so a seed draws the same numbers
+    on every device; a forest built on CUDA can still differ from the CPU one
+    where a sample lies within rounding of a split while the tree is grown.
     """
 
     def __init__(self, n_estimators=100, max_samples="auto", extension_level=None, threshold="box",
@@ -233,7 +262,7 @@ class EIF(BaseDetector):
     def _resolve_max_depth(self, psi: int) -> int:
         depth = self.max_depth
         if isinstance(depth, str) and depth == "auto":
-            return max(1, math.ceil(math.log2(psi)))
+            return _auto_depth(psi)
         if not _is_int(depth) or depth < 1:
             raise InvalidInputError(f"{self._name}: max_depth must be 'auto' or an integer >= 1, got {depth!r}.")
         return int(depth)
@@ -256,30 +285,32 @@ class EIF(BaseDetector):
             raise InvalidInputError(f"{self._name}: n_estimators must be an integer >= 1, got {n_estimators!r}.")
         psi = self._resolve_max_samples(X.shape[0])
         depth = self._resolve_max_depth(psi)
-        if int(n_estimators) * 2**min(depth, 62) > _MAX_SLOTS:
+        ext = self._resolve_extension_level(X.shape[1])
+        if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
+            raise InvalidInputError(f"{self._name}: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        sparse, width = _layout(ext, X.shape[1])
+        itemsize = 4 if self.dtype == "float32" else 8
+        # normals (+ feature indices), offsets and slacks of the internal slots, path lengths of the bottom ones
+        size = int(n_estimators) * 2**depth * (width * (itemsize + 8 * sparse) + 2 * itemsize + 8)
+        if size > _MAX_FOREST_BYTES:
             raise InvalidInputError(
-                f"{self._name}: {n_estimators} complete trees of height max_depth={depth} would need "
-                f"{int(n_estimators) * 2 ** min(depth, 62):,} leaf slots (at most {_MAX_SLOTS:,}). Use a smaller "
-                f"max_depth ('auto' is ceil(log2(max_samples)) = {self._resolve_max_depth_auto(psi)}) or fewer trees."
+                f"{self._name}: {n_estimators} complete trees of height max_depth={depth} would take "
+                f"{size / 2**30:,.1f} GiB of node tables (at most {_MAX_FOREST_BYTES / 2**30:.0f} GiB): each tree "
+                f"stores all 2 ** max_depth slots. Use a smaller max_depth ('auto' is ceil(log2(max_samples)) = "
+                f"{_auto_depth(psi)}), fewer trees or a lower extension_level."
             )
-        self._resolve_extension_level(X.shape[1])
         if not isinstance(self.threshold, str) or self.threshold not in _THRESHOLDS:
             raise InvalidInputError(
                 f"{self._name}: threshold must be 'box' (intercept uniform in the node's bounding box, the paper's) "
                 f"or 'range' (split uniform along the projected range, isotree's), got {self.threshold!r}."
             )
-        if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
-            raise InvalidInputError(f"{self._name}: dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        _check_range(X, self.dtype, self._name)
         bs = self.batch_size
         if bs is not None and (not _is_int(bs) or bs < 1):
             raise InvalidInputError(f"{self._name}: batch_size must be None or an integer >= 1, got {bs!r}.")
         from drama2.device import resolve_device
 
         resolve_device(self.device)  # an unknown device or CUDA without CUDA fails before any work
-
-    @staticmethod
-    def _resolve_max_depth_auto(psi: int) -> int:
-        return max(1, math.ceil(math.log2(psi)))
 
     # -- fitting -------------------------------------------------------------------------
     def _fit(self, X, rng_seed):
@@ -334,10 +365,12 @@ class EIF(BaseDetector):
         total = np.empty(n, dtype=np.float64)
         with torch.inference_mode(), _full_precision_matmul(dtype):
             for start in range(0, n, chunk):
+                _check_range(X[start:start + chunk], self.dtype, self._name)
                 x = torch.from_numpy(X[start:start + chunk]).to(device=self.device_, dtype=dtype)
                 total[start:start + len(x)] = _path_length_sums(f, x).cpu().numpy()
-        mean_depth = total / f.n_trees
-        return np.exp2(-mean_depth / float(average_path_length(self.max_samples_)))
+        # s = 2 ** (-mean path length / c(psi)), in place: no other array of n_samples values is made.
+        total *= -1.0 / (f.n_trees * float(average_path_length(self.max_samples_)))
+        return np.exp2(total, out=total)
 
     # -- inspection ----------------------------------------------------------------------
     @property
@@ -399,10 +432,10 @@ class _Forest:
 
         Level k costs ``2 ** k * n_features`` multiply-adds per row and tree that way, against one gather
         of the node's ``width`` components (plus its feature indices when sparse), which costs about
-        as much as 8 (dense) to 16 (sparse) multiply-adds per component in a matmul (measured on a
-        2-core CPU with 100 trees of height 8).
+        as much as 8 (dense) to 40 (sparse) multiply-adds per component in a matmul (measured on a
+        2-core CPU with 100 trees of height 8 and 20 features: 4 matmul levels in both layouts).
         """
-        per_component = 16 if self.sparse else 8
+        per_component = 40 if self.sparse else 8
         budget = per_component * (self.width + 2)
         k = 0
         while k < self.depth and (1 << k) * self.n_features <= budget:
@@ -410,21 +443,22 @@ class _Forest:
         return k
 
     def levels(self):
-        """Per level ``(rows, weights)``: the level's slice of the node tables, and the level's normals as
-        a dense [d, T * 2 ** k] matrix for the matmul levels (None for the gather levels)."""
+        """Per level ``(rows, weights, bounds, normals, features)``: the level's slice of the node tables;
+        for the top levels its normals as a dense [d, T * 2 ** k] matrix (else None); and its (offset,
+        slack) pairs, normals and feature indices packed for 1-D gathers (see :func:`_packed`)."""
         if self._levels is None:
+            import torch
+
             out, K = [], self.n_projected_levels()
+            bounds = _packed(torch.stack([self.offsets, self.slack], dim=1))
+            normals = _packed(self.normals)
+            features = None if self.features is None else _packed(self.features)
             for k in range(self.depth):
                 rows = self._rows(k)
-                out.append((rows, self.dense_normals(rows).T.contiguous() if k < K else None))
+                weights = self.dense_normals(rows).T.contiguous() if k < K else None
+                out.append((rows, weights, bounds[rows], normals[rows], None if features is None else features[rows]))
             self._levels = out
         return self._levels
-
-    def bounds(self, rows):
-        """(offset, slack) pairs of ``rows`` packed as one complex number each, for a single gather."""
-        import torch
-
-        return torch.view_as_complex(torch.stack([self.offsets[rows], self.slack[rows]], dim=1))
 
     def __getstate__(self):  # the cached per-level tables are rebuilt on demand
         state = self.__dict__.copy()
@@ -482,8 +516,7 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
     T, psi, d = sample.shape
     device, dtype = sample.device, sample.dtype
     keep = ext + 1  # nonzero components per normal
-    sparse = 2 * keep <= d  # store the nonzero components only when that at least halves the work
-    width = keep if sparse else d
+    sparse, width = _layout(ext, d)
     tree = torch.arange(T, device=device)[:, None]
     node = torch.zeros(T, psi, dtype=torch.long, device=device)  # node of each sample within its level
     alive = torch.ones(T, psi, dtype=torch.bool, device=device)  # the sample's node is being split
@@ -568,6 +601,26 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
                    torch.cat(offsets), torch.cat(splits), leaf.reshape(-1))
 
 
+def _packed(table):
+    """``table`` [rows, w] as a 1-D tensor with one element per row when a row fits in 8 or 16 bytes.
+
+    Gathering whole rows with ``index_select`` costs several times as much as gathering
+    single 8- or 16-byte elements, so rows of two float32 (or int32) values are viewed as
+    one float64 and rows of 16 bytes as one complex128; :func:`_unpacked` reverses it.
+    """
+    import torch
+
+    wide = {8: torch.float64, 16: torch.complex128}.get(table.shape[1] * table.element_size())
+    return table.contiguous().view(wide).reshape(-1) if wide is not None else table
+
+
+def _unpacked(gathered, dtype, width):
+    """Undo :func:`_packed` on gathered elements: [n, width] of ``dtype``."""
+    if gathered.dim() == 1:
+        gathered = gathered.view(dtype)
+    return gathered.reshape(-1, width)
+
+
 def _path_length_sums(forest: _Forest, x):
     """Sum over the trees of the path lengths of the rows of ``x`` [m, d] (float64, shape [m]).
 
@@ -580,33 +633,34 @@ def _path_length_sums(forest: _Forest, x):
     """
     import torch
 
-    m, T = x.shape[0], forest.n_trees
+    m, T, w, dtype = x.shape[0], forest.n_trees, forest.width, x.dtype
     norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     node = torch.arange(T, device=x.device).expand(m, T).contiguous()  # slot t * 2 ** k + j of each tree's node
-    for rows, weights in forest.levels():
-        bounds = torch.view_as_real(forest.bounds(rows).index_select(0, node.reshape(-1))).reshape(m, T, 2)
+    for rows, weights, bounds, normals, features in forest.levels():
+        flat = node.reshape(-1)
+        offset, slack = _unpacked(bounds.index_select(0, flat), dtype, 2).reshape(m, T, 2).unbind(2)
         if weights is not None:  # few nodes per tree: project every row on all of them at once
             proj = (x @ weights).gather(1, node)
         else:
-            flat = node.reshape(-1) + rows.start
-            n = forest.normals.index_select(0, flat).reshape(m, T, -1)
-            if forest.features is None:
+            n = _unpacked(normals.index_select(0, flat), dtype, w).reshape(m, T, w)
+            if features is None:
                 proj = torch.bmm(n, x[:, :, None]).reshape(m, T)
             else:
-                xs = x.gather(1, forest.features.index_select(0, flat).reshape(m, -1)).reshape(m, T, -1)
-                prod = xs * n
-                if prod.shape[-1] <= 4:  # a reduction over a tiny last axis is slow; add the slices instead
+                index = _unpacked(features.index_select(0, flat), torch.long, w).reshape(m, T * w)
+                prod = x.gather(1, index).reshape(m, T, w).mul_(n)
+                if w <= 4:  # a reduction over a tiny last axis is slow; add the slices instead
                     proj = prod[..., 0].clone()
-                    for j in range(1, prod.shape[-1]):
+                    for j in range(1, w):
                         proj += prod[..., j]
                 else:
                     proj = prod.sum(-1)
-        diff = proj - bounds[..., 0]
+        diff = proj.sub_(offset)
         go_right = diff >= 0
-        close = diff.abs_() <= norm * bounds[..., 1]
+        close = diff.abs_() <= norm * slack
         if close.any():
             i, t = close.nonzero(as_tuple=True)
-            go_right[i, t] = _reference_projection(forest, x[i], node[i, t] + rows.start) >= bounds[i, t, 0].double()
+            slots = node[i, t] + rows.start
+            go_right[i, t] = _reference_projection(forest, x[i], slots) >= forest.offsets[slots].double()
         node = (node * 2).add_(go_right)
     return forest.leaf.index_select(0, node.reshape(-1)).reshape(m, T).sum(1)
 
