@@ -27,7 +27,8 @@ def blob_with_outliers(rng, n=300, d=4):
 def mixture(rng, n=1500, d=6, n_out=40):
     """Two correlated Gaussian clusters plus uniform scattered anomalies: a case where iForests rank well."""
     cov = 0.6 * np.ones((d, d)) + 0.4 * np.eye(d)
-    inliers = np.r_[rng.multivariate_normal(np.zeros(d), cov, n // 2), rng.multivariate_normal(np.full(d, 4.0), cov, n - n // 2)]
+    inliers = np.r_[rng.multivariate_normal(np.zeros(d), cov, n // 2),
+                    rng.multivariate_normal(np.full(d, 4.0), cov, n - n // 2)]
     X = np.r_[inliers, rng.uniform(-4, 8, (n_out, d))]
     return X, np.r_[np.zeros(n, int), np.ones(n_out, int)]
 

@@ -33,6 +33,14 @@ depend on how the scoring kernel rounds the dot product. The offset of such a
 node is therefore moved below the common projection by a few rounding errors
 of a dot product: the copies go right exactly as they did while the tree was
 built, and any other point still goes by its side of the hyperplane.
+
+Exact decisions
+---------------
+The fast kernels (float32 matmuls and gathers) round ``x . n`` differently
+for different chunk sizes and devices. Every pair whose ``|x . n - offset|``
+is within a bound on that rounding is decided again by a fixed reference sum
+(float64, left to right), so the scores are the same for every ``batch_size``
+and kernel; such pairs are a few in a million.
 """
 
 from __future__ import annotations
@@ -89,7 +97,8 @@ def average_path_length(m) -> np.ndarray:
 def _full_precision_matmul(dtype):
     """Keep float32 matmuls in float32 (no TF32 or bfloat16) while scoring; the previous setting is restored.
 
-    The offsets of degenerate nodes allow for float32 rounding only (see the module docstring).
+    The rounding bounds of the exact decisions and the offsets of degenerate nodes allow for float32
+    rounding only (see the module docstring). The setting is process-wide while a chunk loop runs.
     """
     import torch
 
@@ -610,6 +619,8 @@ def _packed(table):
     """
     import torch
 
+    if table.shape[1] == 1:
+        return table.reshape(-1)
     wide = {8: torch.float64, 16: torch.complex128}.get(table.shape[1] * table.element_size())
     return table.contiguous().view(wide).reshape(-1) if wide is not None else table
 
