@@ -42,3 +42,12 @@ def test_every_built_in_reducer_is_documented():
     assert len(names) >= 11
     missing = [n for n in names if f"`{n}`" not in page]
     assert not missing, f"reducers missing from docs/reducers.md: {missing}"
+
+
+def test_every_built_in_scorer_is_documented():
+    from drama2.registry import Registry
+
+    page = (ROOT / "docs" / "scorers.md").read_text()
+    names = [r.name.replace("*", "<Name>") for r in Registry(load_entry_points=False).registrations("scorers")]
+    missing = [n for n in names if f"`{n}`" not in page]
+    assert not missing, f"scorers missing from docs/scorers.md: {missing}"
