@@ -217,13 +217,15 @@ def test_bad_parameters(params, match, rng):
         VariationalAutoEncoder(**params).fit(rng.normal(size=(30, 4)))
 
 
-def test_failed_fit_keeps_the_previous_model(rng):
-    X = rng.normal(size=(80, 5))
-    model = AutoEncoder(**FAST).fit(X)
+@pytest.mark.parametrize("cls", [AutoEncoder, Conv2dAutoEncoder])
+def test_failed_fit_keeps_the_previous_model(cls, rng):
+    X = rng.normal(size=(80, 16))
+    model = cls(**FAST).fit(X)
     before = model.transform(X)
     model.set_params(learning_rate=1e30)
     with pytest.raises(TrainingDivergedError):
-        model.fit(X)
+        # Other data (and, for the conv model, another sample shape) must not leak into the kept model.
+        model.fit(10 * rng.normal(size=(80, 16) if cls is AutoEncoder else (80, 4, 4)) + 5)
     np.testing.assert_array_equal(model.transform(X), before)
 
 

@@ -14,6 +14,7 @@ fitted on.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -71,9 +72,18 @@ class _NeuralReducer(NeuralEstimator, Reducer):
                                  or not self.beta >= 0):
             raise InvalidInputError(f"{type(self).__name__}: beta must be a number >= 0, got {self.beta!r}.")
 
+    def fit(self, X, y=None):
+        """Fit on ``X``; returns self. A fit that fails (e.g. diverges) leaves the previous fit untouched."""
+        work = copy.copy(self)  # fitted attributes land on self only when every step succeeded
+        work._fit_validated(X)
+        self.__dict__.update(work.__dict__)
+        return self
+
+    def _fit_validated(self, X):
+        Reducer.fit(self, X)
+
     def _fit(self, X):
         self._check_model_params(X.shape[1])
-        self._check_training_params()
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale < _MIN_SCALE] = 1.0
@@ -283,9 +293,9 @@ class _ConvReducer(_NeuralReducer):
                                         f"got {shape}.")
         return arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
 
-    def fit(self, X, y=None):
-        """Fit on ``X`` (see the class docstring for the accepted shapes); returns self."""
-        return super().fit(self._rows(X, fitting=True))
+    def _fit_validated(self, X):
+        # Shaped input (see the class docstring) becomes flat rows; the sample shape is kept for decoding.
+        Reducer.fit(self, self._rows(X, fitting=True))
 
     def transform(self, X):
         """Posterior mean / code of each sample, shape (n_samples, n_components)."""
