@@ -22,7 +22,7 @@ from drama2.errors import InvalidInputError
 from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
 from drama2.scorers.base import check_contamination, contamination_threshold
-from drama2.validation import check_array, check_is_fitted, check_n_features
+from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features
 
 __all__ = ["Drama", "Leaf"]
 
@@ -309,10 +309,8 @@ class Drama(BaseEstimator):
 
 def _with_device(reducer_cls, params, device) -> dict:
     """The reducer's parameters, with Drama's device added for reducers that train on one (neural ones)."""
-    import inspect
-
     params = dict(params or {})
-    if "device" not in params and "device" in inspect.signature(reducer_cls).parameters:
+    if "device" not in params and accepts_parameter(reducer_cls, "device"):
         params["device"] = device
     return params
 

@@ -89,3 +89,13 @@ def check_is_fitted(estimator: Any, attribute: str) -> None:
         raise NotFittedError(
             f"This {type(estimator).__name__} is not fitted yet; call fit(X) before using it."
         )
+
+
+def accepts_parameter(cls, name: str) -> bool:
+    """Whether calling ``cls`` accepts a keyword argument ``name`` (False when the signature is unknown)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False

@@ -8,7 +8,6 @@ so one bad combination cannot stop a run.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import time
 import warnings
@@ -17,6 +16,7 @@ import numpy as np
 
 from drama2 import evaluation
 from drama2.bench.jobs import Job
+from drama2.validation import accepts_parameter
 
 #: Columns of results.csv, in order (the run-directory contract plus context).
 RESULT_COLUMNS = ("dataset", "pipeline", "reducer", "metric", "scorer", "params", "split_level", "seed",
@@ -90,20 +90,13 @@ def incompatibility(job: Job, dataset) -> str | None:
     return None
 
 
-def _accepts(cls, name: str) -> bool:
-    try:
-        return name in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _make_scorer(job: Job, device: str):
     from drama2.registry import get_registry
 
     cls = get_registry().load("scorers", job.scorer)
     params = dict(job.params)
     for name, value in (("random_state", job.random_state), ("device", device)):
-        if name not in params and _accepts(cls, name):
+        if name not in params and accepts_parameter(cls, name):
             params[name] = value
     return cls(**params)
 

@@ -26,7 +26,7 @@ import numpy as np
 from drama2.device import check_random_state, resolve_device, seed_from
 from drama2.errors import InvalidInputError, TrainingDivergedError
 
-__all__ = ["NeuralEstimator", "TRAINING_PARAMS_DOC"]
+__all__ = ["NeuralEstimator", "TRAINING_PARAMS_DOC", "standardisation"]
 
 #: Rows per forward pass at inference; bounds memory for any number of rows.
 INFERENCE_CHUNK = 65536
@@ -53,6 +53,17 @@ TRAINING_PARAMS_DOC = """\
     random_state : int, numpy Generator or None, default None
         Seeds initialisation, the validation split, shuffling and sampling; an
         int makes training repeatable on a given device."""
+
+
+#: Standard deviations below this mark a constant column, which is scaled by 1 instead of blown up.
+MIN_SCALE = 1e-12
+
+
+def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of ``X``, with constant columns given a scale of 1."""
+    scale = X.std(axis=0)
+    scale[scale < MIN_SCALE] = 1.0
+    return X.mean(axis=0), scale
 
 
 def _is_int(value) -> bool:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from drama2.errors import InvalidInputError
-from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator
+from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator, standardisation
 from drama2.reducers.base import Reducer
 from drama2.validation import check_is_fitted
 
@@ -29,8 +29,6 @@ __all__ = ["AutoEncoder", "VariationalAutoEncoder", "Conv1dAutoEncoder", "Conv1d
 
 # Rows of a random subsample that the PCA warm start is computed from (enough for a stable subspace).
 _PCA_ROWS = 20000
-# Standard deviations below this are treated as constant columns (scaled by 1, not blown up).
-_MIN_SCALE = 1e-12
 
 
 def _store(estimator, params: dict) -> None:
@@ -84,10 +82,7 @@ class _NeuralReducer(NeuralEstimator, Reducer):
 
     def _fit(self, X):
         self._check_model_params(X.shape[1])
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[scale < _MIN_SCALE] = 1.0
-        self.mean_, self.scale_ = mean, scale
+        self.mean_, self.scale_ = standardisation(X)
         self._train(self._standardise(X))
 
     def _standardise(self, X):

@@ -30,14 +30,12 @@ import warnings
 import numpy as np
 
 from drama2.errors import InvalidInputError
-from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator
+from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator, standardisation
 from drama2.scorers.base import BaseDetector
 from drama2.validation import check_array, check_is_fitted, check_n_features
 
 __all__ = ["MCDSVDD", "DeepSVDD", "clip_centres"]
 
-# Standard deviations below this are treated as constant columns (scaled by 1, not blown up), as the reducers do.
-_MIN_SCALE = 1e-12
 # Rows of latent codes the silhouette search of n_clusters="auto" looks at.
 _SILHOUETTE_ROWS = 2000
 _AUTO_CLUSTERS = range(2, 9)
@@ -209,10 +207,7 @@ class _SVDDBase(NeuralEstimator, BaseDetector):
         labels = self.__dict__.pop("_y_classes", None)
         if labels is not None:
             labels = self._check_labels(labels, X.shape[0])
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[scale < _MIN_SCALE] = 1.0
-        self.mean_, self.scale_ = mean, scale
+        self.mean_, self.scale_ = standardisation(X)
         Xs = self._standardise(X)
         seed = self._seed_from(rng_seed)
 
