@@ -18,6 +18,7 @@ from drama2.errors import (
     UnknownComponentError,
 )
 from drama2.hookspecs import hookimpl
+from drama2.persistence import load, save
 from drama2.registry import get_registry
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "evaluation",
     "Dataset",
     "load_dataset",
+    "save",
+    "load",
     "get_registry",
     "hookimpl",
     "Drama2Error",

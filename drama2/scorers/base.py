@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 
 from drama2.device import check_random_state, seed_from
 from drama2.errors import InvalidInputError
+from drama2.persistence import Saveable
 from drama2.validation import check_array, check_is_fitted, check_n_features
 
 __all__ = ["BaseDetector", "check_contamination", "contamination_threshold"]
@@ -66,7 +67,7 @@ def contamination_threshold(scores: np.ndarray, contamination: float | str) -> f
     return float(np.percentile(scores, 100.0 * (1.0 - contamination)))
 
 
-class BaseDetector(BaseEstimator):
+class BaseDetector(Saveable, BaseEstimator):
     """Base class of drama2's scorers: the detector contract via template methods.
 
     ``fit(X, y=None)`` validates ``X`` and ``contamination``, calls
