@@ -72,6 +72,9 @@ def register_scorers(register):
                          "clusters); score = squared distance to the nearest centre")
     register("deepsvdd", "drama2.scorers.svdd:DeepSVDD",
              description="Deep SVDD (Ruff et al. 2018): one fixed centre, bias-free encoder")
+    register("ensemble", "drama2.ensemble:Ensemble",
+             description="many detectors as one: rank-normalised members, weighted median (members='default' or "
+                         "'wide', or a list of specs); label-aware selection with select()")
     register("ae-recon", "drama2.scorers.recon:AERecon",
              description="autoencoder reconstruction error (any neural reducer as the model)")
     register("pyod:*", "drama2.scorers.pyod_adapter:make_pyod_factory",

@@ -114,6 +114,10 @@ class BenchConfig:
     split_levels, seeds : list of int
     protocol : {"transductive", "split"}
         Fit and score all rows, or fit on a stratified 70 % and score the other 30 %.
+    labelled_anomalies : list of int
+        For scorers with label-aware selection (``select``, e.g. ``ensemble``): also evaluate after
+        selecting with K labelled anomalies drawn from the training rows, for every K here. The
+        labelled rows are never evaluated.
     drama : dict
         Further :class:`drama2.Drama` parameters (``n_components``, ``scaling``, ...).
     out : str
@@ -138,6 +142,7 @@ class BenchConfig:
     split_levels: list = field(default_factory=lambda: [1])
     seeds: list = field(default_factory=lambda: [0])
     protocol: str = "transductive"
+    labelled_anomalies: list = field(default_factory=list)
     drama: dict = field(default_factory=dict)
     out: str = "drama2-bench"
     jobs: int = 1
@@ -154,6 +159,9 @@ class BenchConfig:
         self.scorers = parse_list(self.scorers)
         self.split_levels = parse_list(self.split_levels, cast=int)
         self.seeds = parse_list(self.seeds, cast=int)
+        self.labelled_anomalies = parse_list(self.labelled_anomalies, cast=int)
+        if any(k < 1 for k in self.labelled_anomalies):
+            raise InvalidInputError("labelled_anomalies must be positive counts, e.g. 1,3,5,10,20.")
         if self.protocol not in PROTOCOLS:
             raise InvalidInputError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}.")
         if self.executor is None:

@@ -7,7 +7,10 @@ so one bad combination cannot stop a run.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
+import json
 import math
 import time
 import warnings
@@ -21,7 +24,7 @@ from drama2.validation import accepts_parameter
 #: Columns of results.csv, in order (the run-directory contract plus context).
 RESULT_COLUMNS = ("dataset", "pipeline", "reducer", "metric", "scorer", "params", "split_level", "seed",
                   "protocol", "status", "auc", "ap", "mcc", "rws", "rws_drama", "p_at_n", "fit_seconds",
-                  "score_seconds", "error", "warnings", "n_train", "n_test", "n_features", "n_outliers", "random_state", "job")
+                  "score_seconds", "labelled_anomalies", "error", "warnings", "n_train", "n_test", "n_features", "n_outliers", "random_state", "job")
 SCORE_COLUMNS = ("auc", "ap", "mcc", "rws", "rws_drama", "p_at_n")
 SPLIT_TEST_SHARE = 0.3
 MAX_ERROR_CHARS = 500
@@ -55,14 +58,14 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _split(job: Job, X, y):
-    """Train/test data under the job's protocol (stratified 70/30 for ``split``)."""
+    """Train/test data and labels under the job's protocol (stratified 70/30 for ``split``)."""
     if job.protocol == "transductive":
-        return X, X, y
+        return X, X, y, y
     from sklearn.model_selection import train_test_split
 
-    X_train, X_test, _y_train, y_test = train_test_split(X, y, test_size=SPLIT_TEST_SHARE, stratify=y,
-                                                         random_state=job.split_state)
-    return X_train, X_test, y_test
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=SPLIT_TEST_SHARE, stratify=y,
+                                                        random_state=job.split_state)
+    return X_train, X_test, y_train, y_test
 
 
 def incompatibility(job: Job, dataset) -> str | None:
@@ -142,7 +145,7 @@ def _run_job(job: Job, data_dir, device) -> list[dict]:
     reason = incompatibility(job, dataset)
     if reason:
         return _rows(job, status="skipped", error=reason)
-    X_train, X_test, y_test = _split(job, dataset.X, dataset.y)
+    X_train, X_test, y_train, y_test = _split(job, dataset.X, dataset.y)
     context = dict(n_train=len(X_train), n_test=len(X_test), n_features=dataset.X.shape[1],
                    n_outliers=int(y_test.sum()))
     try:
@@ -161,7 +164,41 @@ def _run_job(job: Job, data_dir, device) -> list[dict]:
             rows.append(_evaluate(row, y_test, scores, time.perf_counter() - start))
         except Exception as exc:
             rows.append({**row, "status": "failed", "error": _error_text(exc)})
+    for k in job.labelled if hasattr(model, "select") else ():  # only scorers with label-aware selection
+        rows.append(_labelled_row(job, k, model, X_train, y_train, X_test, y_test,
+                                  {**_rows(job, fit_seconds=fit_seconds, **context)[0]}))
     return rows
+
+
+def _labelled_row(job: Job, k: int, model, X_train, y_train, X_test, y_test, row: dict) -> dict:
+    """Label-efficient selection with ``k`` labelled training anomalies, evaluated on rows never labelled."""
+    row.update(pipeline=job.pipeline_of(labelled=k), labelled_anomalies=k)
+    candidates = np.flatnonzero(np.asarray(y_train) == 1)
+    if candidates.size < k:
+        return {**row, "status": "skipped",
+                "error": f"only {candidates.size} training anomalies, fewer than the {k} to label"}
+    rng = np.random.default_rng(_labelled_seed(job, k))
+    picked = rng.choice(candidates, size=k, replace=False)
+    try:
+        selector = copy.deepcopy(model)  # every K starts from the unsupervised model
+        selector.select(X_train, picked)
+        start = time.perf_counter()
+        if job.protocol == "transductive":  # the labelled rows are in the scored set: leave them out
+            keep = np.ones(len(y_test), dtype=bool)
+            keep[picked] = False
+            X_eval, y_eval = X_test[keep], np.asarray(y_test)[keep]
+        else:
+            X_eval, y_eval = X_test, y_test
+        scores = selector.score_samples(X_eval)
+        return _evaluate({**row, "n_test": len(y_eval), "n_outliers": int(np.sum(y_eval))}, y_eval, scores,
+                         time.perf_counter() - start)
+    except Exception as exc:
+        return {**row, "status": "failed", "error": _error_text(exc)}
+
+
+def _labelled_seed(job: Job, k: int) -> int:
+    digest = hashlib.sha256(json.dumps([job.key, k, "labelled"]).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def _build(job: Job, device: str, X_train, X_test):

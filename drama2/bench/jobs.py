@@ -30,13 +30,17 @@ class Job:
     drama_params: tuple = ()
     scorer: str | None = None
     params: tuple = ()
+    labelled: tuple = ()  # K values of label-aware selection (scorers with ``select``)
 
     def identity(self) -> dict:
         """Everything that determines the job's result."""
-        return {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "kind": self.kind,
-                "reducer": self.reducer, "split_level": self.split_level, "metrics": list(self.metrics),
-                "drama_params": [list(p) for p in self.drama_params], "scorer": self.scorer,
-                "params": [list(p) for p in self.params]}
+        identity = {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "kind": self.kind,
+                    "reducer": self.reducer, "split_level": self.split_level, "metrics": list(self.metrics),
+                    "drama_params": [list(p) for p in self.drama_params], "scorer": self.scorer,
+                    "params": [list(p) for p in self.params]}
+        if self.labelled:  # only when used, so runs without it keep their keys (and resume)
+            identity["labelled"] = list(self.labelled)
+        return identity
 
     @property
     def key(self) -> str:
@@ -54,11 +58,13 @@ class Job:
         """The train/test split's seed: shared by every pipeline on one dataset and seed, so all see one split."""
         return _seed_of({"dataset": self.dataset, "seed": self.seed, "purpose": "split"})
 
-    def pipeline_of(self, metric: str | None = None) -> str:
-        """Pipeline name of a result row: ``drama-<reducer>-<metric>-s<level>`` or the scorer's label."""
+    def pipeline_of(self, metric: str | None = None, labelled: int | None = None) -> str:
+        """Pipeline name of a result row: ``drama-<reducer>-<metric>-s<level>`` or the scorer's label
+        (``<label>+<K>lab`` after selection with K labelled anomalies)."""
         if self.kind == "drama":
             return f"drama-{self.reducer}-{metric}-s{self.split_level}"
-        return scorer_label(self.scorer, self.params)
+        label = scorer_label(self.scorer, self.params)
+        return label if labelled is None else f"{label}+{labelled}lab"
 
 
 def _seed_of(identity: dict) -> int:
@@ -78,5 +84,6 @@ def expand_grid(config: BenchConfig) -> list[Job]:
                         jobs.append(Job(dataset, config.protocol, seed, "drama", reducer=reducer, split_level=level,
                                         metrics=tuple(config.metrics), drama_params=drama_params))
             for spec in config.scorer_specs:
-                jobs.append(Job(dataset, config.protocol, seed, "scorer", scorer=spec.name, params=spec.params))
+                jobs.append(Job(dataset, config.protocol, seed, "scorer", scorer=spec.name, params=spec.params,
+                                labelled=tuple(config.labelled_anomalies)))
     return jobs

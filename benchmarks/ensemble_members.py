@@ -1,0 +1,69 @@
+"""Fit the wide ensemble member pool (``members="wide"``) on the 25 ODDS sets (split protocol) and cache their scores.
+
+Per dataset and seed (1, 2, 3): a stratified 70/30 split (``train_test_split(stratify=y,
+random_state=seed)``, the bench's split protocol), one :class:`drama2.Ensemble` with the pool below fitted
+on the training part (min-max scaling fitted on it), and its normalised member scores on the training
+and the test part saved with the labels to ``.cache/ensemble/<dataset>-<seed>.npz``. The ensemble studies
+(``ensemble_quality.py``) combine these cached scores, so every combination rule and weighting is
+evaluated on exactly the same member scores.
+
+Usage: ``DRAMA2_DATA=../shared/data python benchmarks/ensemble_members.py [dataset ...]``
+(already cached files are kept; ``--force`` refits).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from drama2 import load_dataset
+from drama2.datasets.odds import ODDS_FILES
+from drama2.ensemble import WIDE_MEMBERS, Ensemble
+
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ensemble"
+SEEDS = (1, 2, 3)
+POOL = list(WIDE_MEMBERS)
+
+
+def cache_one(name: str, seed: int, force: bool = False) -> Path:
+    path = CACHE / f"{name}-{seed}.npz"
+    if path.exists() and not force:
+        return path
+    data = load_dataset(name)
+    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.3, stratify=data.y,
+                                                        random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Ensemble(members=POOL, random_state=seed).fit(X_train)
+        test = model.member_scores(X_test)
+    seconds = time.perf_counter() - start
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, train=model.member_scores(), test=test, y_train=y_train, y_test=y_test,
+             labels=np.array(model.member_labels_),
+             fit_seconds=np.array([model.member_fit_seconds_[label] for label in model.member_labels_]))
+    os.replace(tmp, path)
+    print(f"{name} seed {seed}: {len(model.member_labels_)} members in {seconds:.1f} s", flush=True)
+    return path
+
+
+def main(argv: list[str]) -> None:
+    force = "--force" in argv
+    names = [a for a in argv if not a.startswith("--")]
+    if not names:
+        sizes = {n: load_dataset(n).X.size for n in ODDS_FILES if n != "speech"}
+        names = sorted(sizes, key=sizes.get)
+    for name in names:
+        for seed in SEEDS:
+            cache_one(name, seed, force)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
