@@ -78,8 +78,12 @@ def labelled_auc(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarra
         reference = S[mask]
     if reference.shape[0] == 0:
         raise InvalidInputError("every row is labelled an anomaly; there is nothing to compare them with.")
-    reference = np.sort(reference, axis=0)
-    return np.array([ecdf(reference[:, j], S[anomalies, j]).mean() for j in range(S.shape[1])])
+    # Count, per member, the reference rows below (and tied with) each labelled anomaly: O(n·k), no sort,
+    # since k is small and the reference can be every training row.
+    below = np.zeros(S.shape[1])
+    for row in S[anomalies]:
+        below += (reference < row).sum(axis=0) + 0.5 * (reference == row).sum(axis=0)
+    return below / (anomalies.size * reference.shape[0])
 
 
 def selection_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=None,
@@ -110,11 +114,16 @@ def selection_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prio
     ndarray of shape (n_members,)
         Non-negative weights summing to 1.
     """
+    auc = labelled_auc(member_scores, anomalies, nominals)
+    return _weights_from_auc(auc, np.unique(np.asarray(anomalies).reshape(-1)).size, prior, prior_strength,
+                             temperature)
+
+
+def _weights_from_auc(auc: np.ndarray, k: int, prior, prior_strength: float, temperature: float) -> np.ndarray:
     if not (np.isfinite(prior_strength) and prior_strength >= 0):
         raise InvalidInputError(f"prior_strength must be a finite number >= 0, got {prior_strength!r}.")
     if not (np.isfinite(temperature) and temperature > 0):
         raise InvalidInputError(f"temperature must be a finite number > 0, got {temperature!r}.")
-    auc = labelled_auc(member_scores, anomalies, nominals)
     m = auc.size
     prior = np.full(m, 1.0 / m) if prior is None else np.asarray(prior, dtype=np.float64).reshape(-1)
     if prior.size != m or (prior < 0).any() or prior.sum() <= 0:
@@ -122,7 +131,6 @@ def selection_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prio
     prior = prior / prior.sum()
     label_weights = np.exp((auc - auc.max()) / temperature)
     label_weights /= label_weights.sum()
-    k = np.unique(np.asarray(anomalies).reshape(-1)).size
     weights = (prior_strength * prior + k * label_weights) / (prior_strength + k)
     return weights / weights.sum()
 
@@ -207,9 +215,9 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     anomalies = _indices(anomalies, S.shape[0], "anomalies")
     prior = np.full(S.shape[1], 1.0 / S.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
     if Xd is None or anomalies.size < 2:
-        weights = selection_weights(S, anomalies, nominals, prior=prior, prior_strength=prior_strength,
-                                    temperature=temperature)
-        return Selection(weights=weights, labelled_auc=labelled_auc(S, anomalies, nominals))
+        auc = labelled_auc(S, anomalies, nominals)
+        weights = _weights_from_auc(auc, anomalies.size, prior, prior_strength, temperature)
+        return Selection(weights=weights, labelled_auc=auc)
     anchors = np.asarray(Xd, dtype=np.float64)[anomalies]
     closeness = proximity(Xd, anchors)
     from scipy.spatial.distance import cdist
@@ -220,11 +228,10 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     reference = np.sort(np.delete(closeness, anomalies))
     column = ecdf(reference, closeness)
     S = np.column_stack([S, column])
-    weights = selection_weights(S, anomalies, nominals, prior=np.append(prior, 0.0),
-                                prior_strength=prior_strength, temperature=temperature)
+    auc = labelled_auc(S, anomalies, nominals)
+    weights = _weights_from_auc(auc, anomalies.size, np.append(prior, 0.0), prior_strength, temperature)
     proximity_weight, weights = float(weights[-1]), weights[:-1]
     if weights.sum() <= 0 or proximity_weight >= 1.0:  # the members always keep a share, however small
         weights, proximity_weight = np.full(weights.size, 1.0 / weights.size), min(proximity_weight, 1 - 1e-9)
     return Selection(weights=weights / weights.sum(), proximity_weight=proximity_weight, anchors=anchors,
-                     proximity_reference=reference, train_proximity=column,
-                     labelled_auc=labelled_auc(S, anomalies, nominals))
+                     proximity_reference=reference, train_proximity=column, labelled_auc=auc)
