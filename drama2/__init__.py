@@ -8,6 +8,8 @@ from drama2 import evaluation
 from drama2._version import __version__
 from drama2.datasets import Dataset, load_dataset
 from drama2.engine import Drama
+from drama2.ensemble import Ensemble
+from drama2.explanations import explain
 from drama2.errors import (
     AmbiguousComponentError,
     ComponentLoadError,
@@ -24,7 +26,9 @@ from drama2.registry import get_registry
 __all__ = [
     "__version__",
     "Drama",
+    "Ensemble",
     "evaluation",
+    "explain",
     "Dataset",
     "load_dataset",
     "save",

@@ -126,6 +126,9 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
 @click.option("--split-levels", help="Comma-separated split levels [default: 1].")
 @click.option("--seeds", help="Comma-separated seeds [default: 0].")
 @click.option("--protocol", type=click.Choice(["transductive", "split"]), help="[default: transductive]")
+@click.option("--labelled-anomalies",
+              help="Comma-separated K, e.g. 1,3,5,10,20: scorers with label-aware selection (ensemble) are also "
+                   "evaluated after selecting with K labelled training anomalies, on rows not used for selection.")
 @click.option("--out", help="Run directory [default: drama2-bench].")
 @click.option("--jobs", type=int, help="Parallel worker processes [default: 1].")
 @click.option("--executor", type=click.Choice(["sequential", "loky", "dask"]),
@@ -291,6 +294,94 @@ def main(argv=None):
         # Errors a user caused (bad names, bad data, broken plugins in strict mode): one clear line.
         print(f"drama2: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+@cli.group("active")
+def active_group():
+    """Active anomaly discovery: query the top-ranked rows, learn from the answers (see docs/active.md)."""
+
+
+@active_group.command("simulate")
+@click.option("--datasets", required=True, help="Comma-separated dataset names with labels, e.g. wine,cardio.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (ensemble fit and tie-breaking).")
+@click.option("--budget", default=100, show_default=True, help="Queries per session.")
+@click.option("--updater", default="aad", show_default=True, help="Comma-separated updaters: aad, select, none.")
+@click.option("--strategy", default="greedy", show_default=True,
+              help="Comma-separated strategies: greedy, topk, diverse.")
+@click.option("--members", default="default", show_default=True,
+              help="Ensemble members as in --scorers of bench, e.g. 'iforest,knn[n_neighbors=10],pyod:HBOS'.")
+@click.option("--batch-size", default=1, show_default=True, help="Queries per round.")
+@click.option("--out", "out_dir", default="drama2-active", show_default=True, help="Run directory.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Reuse finished dataset × seed runs of --out.")
+def active_simulate(datasets, seeds, budget, updater, strategy, members, batch_size, out_dir, data_dir, resume):
+    """Simulate an expert from a dataset's labels and compare discovery with the frozen ranking.
+
+    Writes results.csv, curves.csv, report.md and figures/<dataset>.png to --out; progress goes to
+    stderr, the summary table (found within 50 queries, or the budget if smaller) to stdout.
+    """
+    from drama2.active import simulate
+    from drama2.active.report import summary_table
+
+    results = simulate(_split(datasets), seeds=[int(s) for s in _split(seeds)], budget=budget,
+                       updater=_split(updater), strategy=_split(strategy), members=members, out_dir=out_dir,
+                       batch_size=batch_size, data_dir=data_dir, resume=resume)
+    horizon = 50 if budget >= 50 else 10 if budget >= 10 else None
+    if horizon is not None:
+        click.echo(f"anomalies found within {horizon} queries (mean over seeds):")
+        click.echo(summary_table(results, horizon).round(2).to_string())
+
+
+@cli.command("detect")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Ranked list to write: .csv or .parquet (written whole or not at all).")
+@click.option("--columns", help="Comma-separated feature columns [default: the model's, else all but --id-column].")
+@click.option("--id-column", help="Identifier column copied to the output [default: row number, as 'row'].")
+@click.option("--detector", help="Detector to fit, as in bench --scorers, e.g. 'drama[reducer=pca, metric=l2]', "
+                                 "'iforest' [default: the ensemble].")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False),
+              help="Score with a fitted model saved by drama2.save instead of fitting one.")
+@click.option("--save-model", type=click.Path(dir_okay=False), help="Save the fitted model to this file.")
+@click.option("--top", type=click.IntRange(min=1), help="Write only the N highest-scoring rows.")
+@click.option("--fit-rows", default=100_000, show_default=True, type=click.IntRange(min=2),
+              help="Fit on a uniform random sample of at most N rows, then score every row.")
+@click.option("--explain/--no-explain", default=True, show_default=True,
+              help="Add each row's top contributing features.")
+@click.option("--explain-rows", type=click.IntRange(min=0),
+              help="Explain rows ranked up to N [default: all for DRAMA models, 1000 for other detectors].")
+@click.option("--top-features", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Contributing features named per row.")
+@click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="Rows read and scored at a time.")
+@click.option("--drop-nan", is_flag=True, help="Leave rows with missing values out instead of failing.")
+@click.option("--figure", type=click.Path(dir_okay=False), help="PNG of the top anomalies beside their prototypes.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the fit sample and the detector.")
+@click.option("--hdu", default="1", show_default=True, help="FITS extension holding the table (number or name).")
+@click.option("--progress/--no-progress", default=None, help="Progress bars on stderr [default: when a terminal].")
+def detect_command(input_path, out, columns, id_column, detector, model_path, save_model, top, fit_rows, explain,
+                   explain_rows, top_features, chunk_rows, drop_nan, figure, seed, hdu, progress):
+    """Score a catalogue (CSV, Parquet, FITS, npz), rank its rows and write the ranked, explained list.
+
+    Output columns: the id column, score (higher = more anomalous), rank (1 = most anomalous),
+    prototype (DRAMA models), top_feature_i and top_contribution_i. CSV and Parquet inputs are read in
+    chunks, so catalogues larger than memory work. See docs/detect.md.
+    """
+    from drama2.detect import detect
+
+    result = detect(input_path, out, columns=_split(columns) if columns else None, id_column=id_column,
+                    detector=detector, model=model_path, save_model=save_model, top=top, fit_rows=fit_rows,
+                    explain=explain, explain_rows=explain_rows, top_features=top_features, chunk_rows=chunk_rows,
+                    drop_nan=drop_nan, figure=figure, random_state=seed, progress=progress,
+                    hdu=int(hdu) if hdu.isdigit() else hdu)
+    how = f"fitted on {result.n_fit_rows} rows" if result.fitted else "given model"
+    dropped = f", {result.n_dropped} dropped for missing values" if result.n_dropped else ""
+    total = sum(result.seconds.values())
+    _console(stderr=True).print(
+        f"drama2 detect: {result.n_scored} of {result.n_rows} rows scored ({type(result.model).__name__}, {how}"
+        f"{dropped}); {result.n_written} written to {result.out} in {total:.1f} s"
+        + (f"; figure {result.figure}" if result.figure else ""), highlight=False)
 
 
 if __name__ == "__main__":

@@ -160,3 +160,191 @@ def evaluate(y_true, scores) -> dict[str, float]:
         "rws_drama": rws_drama(y_true, scores),
         "p_at_n": precision_at_n(y_true, scores),
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Active discovery (SPEC §5): an oracle reveals one label per query; D(k) = anomalies found in the first k.
+
+__all__ += [
+    "discovery_curve",
+    "ranking_discovery_curve",
+    "random_discovery_curve",
+    "optimal_discovery_curve",
+    "found_at",
+    "normalised_discovery_auc",
+    "lift",
+    "labels_to_first_anomaly",
+]
+
+
+def _check_curve(curve) -> np.ndarray:
+    c = np.asarray(curve, dtype=np.float64).reshape(-1)
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise InvalidInputError("a discovery curve holds finite, non-negative anomaly counts.")
+    if c.size and (np.diff(np.r_[0.0, c]) < -1e-9).any():
+        raise InvalidInputError("a discovery curve never decreases: D(k) counts the anomalies found in the "
+                                "first k queries. Pass discovery_curve(found_flags), not the flags.")
+    return c
+
+
+def discovery_curve(found_flags) -> np.ndarray:
+    """Anomalies found after each query: ``D(k)`` for k = 1 … K.
+
+    Parameters
+    ----------
+    found_flags : array-like of shape (K,)
+        One value per query in the order asked: 1 (or True) when the queried
+        row was an anomaly, 0 otherwise. Fractional values (expected hits, e.g.
+        over tied scores) are allowed.
+
+    Returns
+    -------
+    numpy.ndarray of shape (K,)
+        ``out[k - 1] = D(k)``, the number of anomalies among the first ``k`` queries.
+    """
+    flags = np.asarray(found_flags, dtype=np.float64).reshape(-1)
+    if not np.isfinite(flags).all() or (flags < 0).any() or (flags > 1).any():
+        raise InvalidInputError("found_flags must hold one value in [0, 1] per query (1 = an anomaly was found).")
+    return np.cumsum(flags)
+
+
+def ranking_discovery_curve(y_true, scores, budget: int | None = None) -> np.ndarray:
+    """Discovery curve of querying rows in the order of a fixed ranking (the "static" baseline).
+
+    Tied scores count as the expected value over their orders, like the other
+    ranking metrics of this module.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly.
+    scores : array-like of shape (n,)
+        Anomaly scores, higher = more anomalous.
+    budget : int, optional
+        Number of queries (default: all ``n`` rows).
+
+    Returns
+    -------
+    numpy.ndarray of shape (budget,)
+    """
+    expected = expected_labels_by_rank(y_true, scores)
+    budget = expected.size if budget is None else _check_budget(budget, expected.size)
+    return np.cumsum(expected[:budget])
+
+
+def random_discovery_curve(n_anomalies: int, n_samples: int, budget: int) -> np.ndarray:
+    """Expected discovery curve of querying rows at random: ``D(k) = k · n_anomalies / n_samples``."""
+    if not 0 <= n_anomalies <= n_samples or n_samples < 1:
+        raise InvalidInputError(f"need 0 <= n_anomalies <= n_samples and n_samples >= 1, "
+                                f"got {n_anomalies} and {n_samples}.")
+    budget = _check_budget(budget, n_samples)
+    return np.arange(1, budget + 1, dtype=np.float64) * (n_anomalies / n_samples)
+
+
+def optimal_discovery_curve(n_anomalies: int, budget: int) -> np.ndarray:
+    """Best possible discovery curve: every query finds an anomaly until none is left, ``min(k, n)``."""
+    if n_anomalies < 0:
+        raise InvalidInputError(f"n_anomalies must be >= 0, got {n_anomalies}.")
+    budget = _check_budget(budget, None)
+    return np.minimum(np.arange(1, budget + 1, dtype=np.float64), float(n_anomalies))
+
+
+def _check_budget(budget, limit: int | None) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
+        raise InvalidInputError(f"budget must be a non-negative integer, got {budget!r}.")
+    if limit is not None and budget > limit:
+        raise InvalidInputError(f"budget {budget} is more queries than there are rows ({limit}).")
+    return int(budget)
+
+
+def found_at(curve, budget: int) -> float:
+    """Anomalies found within the first ``budget`` queries, ``D(budget)``.
+
+    Parameters
+    ----------
+    curve : array-like of shape (K,)
+        A discovery curve (:func:`discovery_curve`).
+    budget : int
+        Number of queries, ``0 <= budget <= K`` (``D(0) = 0``).
+
+    Returns
+    -------
+    float
+    """
+    c = _check_curve(curve)
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
+        raise InvalidInputError(f"budget must be a non-negative integer, got {budget!r}.")
+    if budget > c.size:
+        raise InvalidInputError(f"the curve covers {c.size} queries; found_at({budget}) needs at least {budget}.")
+    return 0.0 if budget == 0 else float(c[budget - 1])
+
+
+def normalised_discovery_auc(curve, n_anomalies: int) -> float:
+    """Area under the discovery curve divided by the optimal area.
+
+    ``sum_k D(k) / sum_k min(k, n_anomalies)`` over the curve's ``K`` queries:
+    1 means every query found an anomaly while any were left, 0 that none was found.
+
+    Parameters
+    ----------
+    curve : array-like of shape (K,)
+        A discovery curve, K >= 1.
+    n_anomalies : int
+        Number of anomalies in the data (at least 1).
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    c = _check_curve(curve)
+    if c.size == 0:
+        raise InvalidInputError("the discovery curve is empty.")
+    if n_anomalies < 1:
+        raise InvalidInputError(f"n_anomalies must be at least 1, got {n_anomalies}.")
+    if c[-1] > n_anomalies + 1e-9:
+        raise InvalidInputError(f"the curve finds {c[-1]:g} anomalies but n_anomalies is {n_anomalies}.")
+    return float(c.sum() / optimal_discovery_curve(n_anomalies, c.size).sum())
+
+
+def lift(curve, static_curve) -> float:
+    """Anomalies found by ``curve`` over those found by ``static_curve`` after the same number of queries.
+
+    Both curves are compared at the length of the shorter one. Returns
+    ``inf`` when only ``curve`` found anomalies and ``nan`` when neither did.
+
+    Parameters
+    ----------
+    curve : array-like
+        Discovery curve of the method of interest (e.g. active re-weighting).
+    static_curve : array-like
+        Discovery curve of the reference (e.g. the frozen initial ranking).
+
+    Returns
+    -------
+    float
+    """
+    a, b = _check_curve(curve), _check_curve(static_curve)
+    k = min(a.size, b.size)
+    if k == 0:
+        raise InvalidInputError("cannot compare empty discovery curves.")
+    found, reference = a[k - 1], b[k - 1]
+    if reference == 0:
+        return float("nan") if found == 0 else float("inf")
+    return float(found / reference)
+
+
+def labels_to_first_anomaly(curve) -> int | None:
+    """Number of queries up to and including the first anomaly found, or None if none was found.
+
+    Parameters
+    ----------
+    curve : array-like
+        A discovery curve with integer counts (one session, not an average).
+
+    Returns
+    -------
+    int or None
+    """
+    c = _check_curve(curve)
+    hits = np.flatnonzero(c >= 1)
+    return int(hits[0]) + 1 if hits.size else None

@@ -96,6 +96,8 @@ SCORERS = [
     ("eif", {"n_estimators": 20}, 5),
     ("mcdsvdd", SVDD, 5),
     ("deepsvdd", SVDD, 5),
+    ("ensemble", {"members": ["iforest", "knn[n_neighbors=10]", "drama[reducer=pca, metric=[l2, mahalanobis]]",
+                              "pyod:HBOS"]}, 5),
     *[("ae-recon", {"model": m, "model_params": {"max_epochs": 2}}, 16) for m in NEURAL],
 ]
 

@@ -1,0 +1,593 @@
+"""``drama2 detect``: from a catalogue to a ranked, explained anomaly list.
+
+:func:`detect` runs in passes over the input, each reading it in row chunks
+(:class:`drama2.datasets.stream.TableStream`):
+
+1. **fit** (unless a fitted model is given): a uniform random sample of at
+   most ``fit_rows`` rows is drawn in one pass (smallest random keys win, so
+   the sample does not depend on the chunk size) and the detector is fitted
+   on it; the same pass counts rows with missing values.
+2. **score**: every row is scored; one float64 per row is kept.
+3. **rank**: rank 1 = highest score, ties in file order; for ``top`` only the
+   chosen rows' positions and ranks are kept.
+4. **write**: the input is read again, only the rows to output are taken
+   (Parquet row groups without any are skipped), explained, and put into
+   rank buckets of at most :data:`BUCKET_ROWS` rows (kept in memory when one
+   bucket holds the whole output, else Arrow IPC files in a temporary
+   directory beside the output); the buckets are sorted one at a time and
+   appended to the output, which is written under a temporary name and
+   renamed at the end, so a failure never leaves a half-written file.
+
+Memory: the chunk being processed, one bucket, the fit sample, plus O(n)
+arrays — 8 bytes per row of scores, and for the full ranking 4 bytes per row
+of ranks (briefly 12 more while sorting: argsort's indices and its merge
+buffer). Everything else is independent of the number of rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from drama2.errors import InvalidInputError
+from drama2.ranking import BUCKET_ROWS, OUTPUT_FORMATS, RankBuckets, RankedWriter, Ranking
+
+__all__ = ["detect", "DetectResult", "make_detector", "DEFAULT_FIT_ROWS", "DEFAULT_CHUNK_ROWS", "BUCKET_ROWS",
+           "OUTPUT_FORMATS"]
+
+DEFAULT_FIT_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 100_000
+#: Rows explained by the model-agnostic fallback unless told otherwise (each costs d + 1 scorings).
+DEFAULT_FALLBACK_EXPLAIN_ROWS = 1000
+#: Rows of the input sampled for the fallback's reference medians when the model carries none.
+REFERENCE_ROWS = 10_000
+#: Top rows shown in the figure.
+FIGURE_ROWS = 6
+_RESERVED = ("score", "rank", "prototype")
+
+
+@dataclass
+class DetectResult:
+    """What :func:`detect` did.
+
+    Attributes
+    ----------
+    out : Path
+        The ranked list.
+    n_rows : int
+        Rows in the input.
+    n_scored : int
+        Rows scored (``n_rows - n_dropped``).
+    n_dropped : int
+        Rows left out for missing values (``drop_nan=True``).
+    n_written : int
+        Rows in the output.
+    features : list of str
+        The feature columns, in the model's order.
+    id_column : str
+        The identifier column of the output (``row``: position in the input file).
+    model : object
+        The fitted detector used.
+    fitted : bool
+        Whether ``detect`` fitted it (False for a given model).
+    n_fit_rows : int
+        Rows it was fitted on (0 when given).
+    explanation : str or None
+        How rows were explained (``drama:l2``, ``replacement``, ...), None when not.
+    figure : Path or None
+        The figure of the top anomalies, when asked for.
+    seconds : dict
+        Wall time of each pass.
+    """
+
+    out: Path
+    n_rows: int
+    n_scored: int
+    n_dropped: int
+    n_written: int
+    features: list
+    id_column: str
+    model: object = field(repr=False)
+    fitted: bool
+    n_fit_rows: int
+    explanation: str | None
+    figure: Path | None
+    seconds: dict
+
+
+# ====================================================================== detectors
+def make_detector(spec=None, random_state=0):
+    """An unfitted detector from a scorer spec as written for ``drama2 bench --scorers``.
+
+    Parameters
+    ----------
+    spec : str, estimator or None
+        ``None``, ``"ensemble"`` or ``"default"``: :class:`drama2.ensemble.Ensemble`
+        with its default members. A spec such as ``"iforest"``,
+        ``"drama[reducer=pca, metric=l2]"`` or ``"pyod:ECOD"``: that scorer (a
+        grid of values is an error). An estimator object is returned as it is.
+    random_state : int or None
+        Given to the detector when it accepts one and the spec does not set it.
+
+    Returns
+    -------
+    estimator
+    """
+    from drama2.validation import accepts_parameter
+
+    if spec is not None and not isinstance(spec, str):
+        return spec
+    if spec is None or spec.strip() in ("ensemble", "default"):
+        from drama2.ensemble import Ensemble
+
+        return Ensemble(random_state=random_state)
+    from drama2.bench.config import parse_scorer
+    from drama2.registry import get_registry
+
+    specs = parse_scorer(spec)
+    if len(specs) != 1:
+        raise InvalidInputError(f"detector {spec!r} is a grid of {len(specs)} detectors; give one value per "
+                                "parameter.")
+    cls = get_registry().load("scorers", specs[0].name)
+    params = dict(specs[0].params)
+    if "random_state" not in params and accepts_parameter(cls, "random_state"):
+        params["random_state"] = random_state
+    return cls(**params)
+
+
+def _is_drama(model) -> bool:
+    from drama2.engine import Drama
+
+    return isinstance(model, Drama)
+
+
+# ====================================================================== sampling
+class _Reservoir:
+    """A uniform sample of at most ``size`` rows of a chunked stream: the rows with the smallest random keys.
+
+    Keys are drawn for every row in file order, so the sample is the same whatever the chunk size.
+    """
+
+    def __init__(self, size: int, rng: np.random.Generator, n_features: int):
+        self.size, self.rng = int(size), rng
+        self.keys = np.empty(0)
+        self.rows = np.empty((0, n_features))
+        self.index = np.empty(0, dtype=np.int64)
+
+    def add(self, start: int, X: np.ndarray, good: np.ndarray) -> None:
+        keys = self.rng.random(X.shape[0])
+        candidates = np.flatnonzero(good)
+        if self.keys.size >= self.size:
+            candidates = candidates[keys[candidates] < self.keys.max()]
+        if candidates.size == 0:
+            return
+        keys_all = np.concatenate([self.keys, keys[candidates]])
+        rows_all = np.concatenate([self.rows, X[candidates]])
+        index_all = np.concatenate([self.index, start + candidates])
+        if keys_all.size > self.size:
+            keep = np.argpartition(keys_all, self.size - 1)[:self.size]
+            keys_all, rows_all, index_all = keys_all[keep], rows_all[keep], index_all[keep]
+        self.keys, self.rows, self.index = keys_all, rows_all, index_all
+
+    def sample(self) -> np.ndarray:
+        """The sampled rows in file order."""
+        return self.rows[np.argsort(self.index, kind="stable")]
+
+
+class _MissingCounter:
+    """Rows with missing or non-finite feature values, per column, over a whole pass."""
+
+    def __init__(self, features):
+        self.features = list(features)
+        self.per_column = np.zeros(len(self.features), dtype=np.int64)
+        self.rows = 0
+        self.first = []
+
+    def add(self, chunk, bad_cells: np.ndarray, bad_rows: np.ndarray) -> None:
+        if not bad_rows.any():
+            return
+        self.rows += int(bad_rows.sum())
+        self.per_column += bad_cells.sum(axis=0)
+        if len(self.first) < 5:
+            self.first += (chunk.start + np.flatnonzero(bad_rows)[:5 - len(self.first)]).tolist()
+
+    def error(self, path, n_rows) -> InvalidInputError:
+        counts = {c: int(k) for c, k in zip(self.features, self.per_column) if k}
+        return InvalidInputError(
+            f"{path}: {self.rows} of {n_rows} rows have missing or non-finite feature values (per column: {counts}; "
+            f"first rows: {self.first}). Pass --drop-nan (drop_nan=True) to leave those rows out of the ranking, "
+            "or fill them before detecting.")
+
+
+def _bad(X: np.ndarray):
+    cells = ~np.isfinite(X)
+    return cells, cells.any(axis=1)
+
+
+# ====================================================================== progress
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def task(self, description: str, total):
+        if self.bar is None:
+            return lambda rows: None
+        task_id = self.bar.add_task(description, total=total)
+        return lambda rows: self.bar.advance(task_id, rows)
+
+
+# ====================================================================== detect
+def detect(input, out, *, columns=None, id_column=None, detector=None, model=None, save_model=None, top=None,
+           fit_rows: int = DEFAULT_FIT_ROWS, explain: bool = True, explain_rows=None, top_features: int = 3,
+           chunk_rows: int = DEFAULT_CHUNK_ROWS, drop_nan: bool = False, figure=None, random_state=0,
+           progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS) -> DetectResult:
+    """Score a table, rank its rows, explain them and write the ranked list.
+
+    Parameters
+    ----------
+    input : str or Path
+        CSV, TSV (optionally gzipped), Parquet, FITS or npz table. CSV and
+        Parquet are streamed in chunks; FITS and npz are read whole.
+    out : str or Path
+        The ranked list: ``.csv`` or ``.parquet`` (``.pq``). Columns: the id
+        column (``id_column``, else ``row``, the 0-based position in the
+        input), ``score`` (higher = more anomalous), ``rank`` (1 = most
+        anomalous, ties in file order), ``prototype`` (DRAMA models: index of
+        the nearest prototype in ``model.leaves_``), and with explanations
+        ``top_feature_i`` / ``top_contribution_i`` for i = 1..``top_features``.
+    columns : list of str, optional
+        Feature columns. Default: the model's ``feature_names_in_`` when it
+        has them, else every column but ``id_column``.
+    id_column : str, optional
+        Identifier column copied to the output.
+    detector : str or estimator, optional
+        What to fit (see :func:`make_detector`): default the ensemble.
+    model : str, Path or fitted estimator, optional
+        A fitted model (a file written by :func:`drama2.save`, or the object);
+        then nothing is fitted.
+    save_model : str or Path, optional
+        Save the fitted model there (with ``feature_names_in_`` set to the
+        feature columns, and ``reference_medians_`` for non-DRAMA models).
+    top : int, optional
+        Write only the ``top`` highest-scoring rows.
+    fit_rows : int, default 100,000
+        Fit on a uniform random sample of at most this many rows.
+    explain : bool, default True
+        Add the top contributing features (see :func:`drama2.explain`).
+    explain_rows : int, optional
+        Explain only rows ranked up to this. Default: every output row for
+        DRAMA models (cheap, exact), the top 1,000 for other detectors (the
+        replacement fallback costs d + 1 scorings per row).
+    top_features : int, default 3
+        Contributing features named per row.
+    chunk_rows : int, default 100,000
+        Rows read and scored at a time.
+    drop_nan : bool, default False
+        Leave rows with missing or non-finite features out (counted in the
+        result) instead of failing.
+    figure : str or Path, optional
+        Write a PNG of the top six anomalies beside their prototypes (or the
+        reference medians) there.
+    random_state : int or None, default 0
+        Seeds the fit sample and the detector.
+    progress : bool or None
+        Progress bars on stderr; default when stderr is a terminal.
+    hdu : int or str, default 1
+        FITS extension of the table.
+    bucket_rows : int
+        Rows per rank bucket of the writing pass (see the module notes).
+
+    Returns
+    -------
+    DetectResult
+
+    Raises
+    ------
+    InvalidInputError
+        Missing or non-numeric columns, rows with missing values (without
+        ``drop_nan``), a model whose feature count differs from the columns,
+        an unknown output suffix. Nothing is written then.
+    """
+    from drama2.datasets.stream import TableStream
+
+    seconds = {}
+    out = Path(out)
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        raise InvalidInputError(f"{out}: the ranked list is written as CSV or Parquet; give a file ending in "
+                                f"{', '.join(OUTPUT_FORMATS)}.")
+    if not out.parent.is_dir():
+        raise InvalidInputError(f"{out}: the directory {out.parent} does not exist; create it first.")
+    if Path(input).resolve() == out.resolve():
+        raise InvalidInputError(f"{out}: the output would overwrite the input; choose another file name.")
+    if top is not None and int(top) < 1:
+        raise InvalidInputError(f"top must be a positive number of rows, got {top}.")
+    if int(fit_rows) < 2:
+        raise InvalidInputError(f"fit_rows must be at least 2, got {fit_rows}.")
+    if model is not None and detector is not None:
+        raise InvalidInputError("give either a fitted model (--model) or a detector to fit (--detector), not both.")
+    if id_column in _RESERVED:
+        raise InvalidInputError(f"id column {id_column!r} would clash with the output column of the same name; "
+                                "rename it in the input.")
+    source = TableStream(input, hdu=hdu)
+    if id_column is not None:
+        source.require_columns([id_column])
+    if isinstance(model, (str, os.PathLike)):
+        from drama2.persistence import load
+
+        model = load(model)
+    features = _features(source, columns, id_column, model)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    rng = np.random.default_rng(random_state)
+
+    with _Progress(progress) as bars:
+        fitted = model is None
+        n_fit = 0
+        n_rows = source.n_rows
+        if fitted:
+            start = time.perf_counter()
+            model, n_fit, n_rows = _fit(source, features, make_detector(detector, random_state), fit_rows, rng,
+                                        drop_nan, chunk_rows, bars)
+            seconds["fit"] = time.perf_counter() - start
+        if save_model is not None:
+            from drama2.persistence import save
+
+            save(model, save_model)
+        start = time.perf_counter()
+        need_reference = ((explain or figure is not None) and not _is_drama(model)
+                          and getattr(model, "reference_medians_", None) is None)
+        scores, reference = _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, bars)
+        if reference is not None:
+            model.reference_medians_ = reference
+        seconds["score"] = time.perf_counter() - start
+        n_rows = scores.size
+
+        start = time.perf_counter()
+        ranking = Ranking(scores, top)
+        seconds["rank"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        if explain_rows is None:
+            explain_rows = ranking.n_out if _is_drama(model) else DEFAULT_FALLBACK_EXPLAIN_ROWS
+        written, method, figure_path = _write(source, out, features, id_column, model, scores, ranking,
+                                              explain, int(explain_rows), int(top_features), chunk_rows,
+                                              figure, bucket_rows, bars)
+        seconds["write"] = time.perf_counter() - start
+
+    n_dropped = int(np.isnan(scores).sum())
+    return DetectResult(out=out, n_rows=n_rows, n_scored=n_rows - n_dropped, n_dropped=n_dropped,
+                        n_written=written, features=features, id_column=id_column or "row", model=model,
+                        fitted=fitted, n_fit_rows=n_fit, explanation=method, figure=figure_path, seconds=seconds)
+
+
+def _features(source, columns, id_column, model) -> list[str]:
+    """The feature columns, checked against the table and the model."""
+    known = getattr(model, "feature_names_in_", None) if model is not None else None
+    if columns is not None:
+        features = [str(c) for c in columns]
+    elif known is not None:
+        features = [str(c) for c in known]
+    else:
+        features = [c for c in source.columns if c != id_column]
+    if not features:
+        raise InvalidInputError(f"{source.path}: no feature columns (the table has: {', '.join(source.columns)}).")
+    duplicated = sorted({c for c in features if features.count(c) > 1})
+    if duplicated:
+        raise InvalidInputError(f"feature column(s) {duplicated} are listed more than once.")
+    if id_column in features:
+        raise InvalidInputError(f"{id_column!r} is both the id column and a feature column.")
+    source.require_columns(features)
+    source.check_numeric(features)
+    if model is not None:
+        expected = getattr(model, "n_features_in_", None)
+        if expected is not None and int(expected) != len(features):
+            names = f" ({', '.join(map(str, known))})" if known is not None else ""
+            raise InvalidInputError(
+                f"the model was fitted on {int(expected)} features{names}, but {len(features)} columns are selected "
+                f"({', '.join(features[:20])}{' …' if len(features) > 20 else ''}); choose the model's columns, in "
+                "its order, with --columns.")
+    return features
+
+
+def _fit(source, features, estimator, fit_rows, rng, drop_nan, chunk_rows, bars):
+    reservoir = _Reservoir(fit_rows, rng, len(features))
+    missing = _MissingCounter(features)
+    advance = bars.task("sampling rows to fit", source.n_rows)
+    n_rows = 0
+    for chunk in source.chunks(features, chunk_rows=chunk_rows):
+        cells, bad_rows = _bad(chunk.X)
+        missing.add(chunk, cells, bad_rows)
+        reservoir.add(chunk.start, chunk.X, ~bad_rows)
+        n_rows = chunk.stop
+        advance(chunk.X.shape[0])
+    if missing.rows and not drop_nan:
+        raise missing.error(source.path, n_rows)
+    sample = reservoir.sample()
+    if sample.shape[0] < 2:
+        raise InvalidInputError(f"{source.path}: {sample.shape[0]} usable rows; fitting needs at least 2.")
+    estimator.fit(sample)
+    estimator.feature_names_in_ = np.asarray(features, dtype=str)
+    if not _is_drama(estimator):
+        estimator.reference_medians_ = np.median(sample, axis=0)
+    return estimator, sample.shape[0], n_rows
+
+
+def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, bars):
+    """Scores of every row (NaN for dropped rows) and, when asked, reference medians from a row sample."""
+    from drama2.explanations import anomaly_scores
+
+    # One score per row: filled in place when the row count is known (Parquet, FITS, npz, or after a fit
+    # pass), else gathered per chunk (CSV without a fit pass).
+    scores_all = np.full(n_rows, np.nan) if n_rows is not None else None
+    parts = []
+    missing = _MissingCounter(features)
+    reservoir = _Reservoir(REFERENCE_ROWS, rng, len(features)) if need_reference else None
+    advance = bars.task("scoring", n_rows)
+    total = 0
+    for chunk in source.chunks(features, chunk_rows=chunk_rows):
+        cells, bad_rows = _bad(chunk.X)
+        missing.add(chunk, cells, bad_rows)
+        scores = np.full(chunk.X.shape[0], np.nan)
+        if not missing.rows or drop_nan:  # after the first bad row without drop_nan: only count the rest
+            good = ~bad_rows
+            if good.any():
+                scores[good] = anomaly_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
+            if reservoir is not None:
+                reservoir.add(chunk.start, chunk.X, good)
+        if scores_all is not None:
+            scores_all[chunk.start:chunk.stop] = scores
+        else:
+            parts.append(scores)
+        total = chunk.stop
+        advance(chunk.X.shape[0])
+    if missing.rows and not drop_nan:
+        raise missing.error(source.path, total)
+    if scores_all is None:
+        scores_all = np.concatenate(parts) if parts else np.empty(0)
+    del parts
+    scores = scores_all
+    reference = None
+    if reservoir is not None and reservoir.keys.size:
+        reference = np.median(reservoir.sample(), axis=0)
+    return scores, reference
+
+
+def _write(source, out, features, id_column, model, scores, ranking, explain, explain_rows, n_top, chunk_rows,
+           figure, bucket_rows, bars):
+    """The writing pass: re-read the output rows, explain them, bucket by rank, write sorted; returns counts."""
+    drama = _is_drama(model)
+    need_features = drama or (explain and explain_rows > 0) or figure is not None
+    tmpdir = None
+    writer = RankedWriter(out, features)
+    method = None
+    figure_rows, figure_ranks, figure_ids = [], [], []
+    try:
+        buckets_dir = None
+        if ranking.n_out > bucket_rows:
+            tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+            buckets_dir = tmpdir
+        buckets = RankBuckets(ranking.n_out, buckets_dir, bucket_rows)
+        advance = bars.task("ranking and writing", source.n_rows or scores.size)
+        wanted = ranking.wanted_rows()
+        read_columns = features if need_features else features[:1]
+        last = 0
+        for chunk in source.chunks(read_columns, id_column, chunk_rows=chunk_rows, rows=wanted):
+            advance(chunk.stop - last)
+            last = chunk.stop
+            where, ranks = ranking.lookup(chunk.start, chunk.stop)
+            if where.size == 0:
+                continue
+            X = chunk.X[where] if need_features else None
+            table, chunk_method = _output_table(chunk, where, ranks, scores, X, model, drama, explain, explain_rows,
+                                                n_top, id_column, features)
+            method = method or chunk_method
+            buckets.write(table)
+            if figure is not None:
+                show = np.flatnonzero(ranks <= FIGURE_ROWS)
+                figure_rows.append(X[show])
+                figure_ranks.append(ranks[show])
+                ids = table.column(id_column or "row").take(show).to_pylist()
+                figure_ids += [str(i) for i in ids]
+        written = 0
+        for table in buckets.sorted_tables():
+            writer.write(table, chunk_rows)
+            written += table.num_rows
+        writer.commit(_empty_table(id_column, drama, explain, n_top))
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    figure_path = None
+    if figure is not None and figure_rows:
+        figure_path = _figure(figure, model, features, np.concatenate(figure_rows), np.concatenate(figure_ranks),
+                              figure_ids, id_column or "row")
+    return written, method if explain else None, figure_path
+
+
+def _output_table(chunk, where, ranks, scores, X, model, drama, explain, explain_rows, n_top, id_column, features):
+    import pyarrow as pa
+
+    from drama2.explanations import explain_by_replacement, explain_drama, top_features
+
+    columns = {}
+    if id_column is not None:
+        columns[id_column] = chunk.ids.take(pa.array(where))
+    else:
+        columns["row"] = pa.array(chunk.start + where, type=pa.int64())
+    columns["score"] = pa.array(scores[chunk.start + where])
+    columns["rank"] = pa.array(ranks, type=pa.int64())
+    method = None
+    explained = ranks <= explain_rows if explain else np.zeros(ranks.size, dtype=bool)
+    codes = np.full((ranks.size, n_top), -1, dtype=np.int32)
+    values = np.full((ranks.size, n_top), np.nan)
+    if drama:
+        if explained.all() and n_top > 0:
+            ex = explain_drama(model, X)
+            nearest = ex.nearest
+        else:
+            nearest = model.nearest_leaf(X)
+            ex = explain_drama(model, X[explained]) if explained.any() and n_top > 0 else None
+        columns["prototype"] = pa.array(nearest, type=pa.int64())
+    elif explained.any() and n_top > 0:
+        ex = explain_by_replacement(model, X[explained])
+    else:
+        ex = None
+    if ex is not None:
+        method = ex.method
+        index, value = top_features(ex.contributions, n_top)
+        k = index.shape[1]
+        codes[explained, :k], values[explained, :k] = index, value
+    if explain:
+        for i in range(n_top):
+            columns[f"top_feature_{i + 1}"] = pa.array(codes[:, i])
+            columns[f"top_contribution_{i + 1}"] = pa.array(values[:, i], mask=codes[:, i] < 0)
+    return pa.table(columns), method
+
+
+def _empty_table(id_column, drama, explain, n_top):
+    import pyarrow as pa
+
+    columns = {id_column or "row": pa.array([], type=pa.string() if id_column else pa.int64()),
+               "score": pa.array([], type=pa.float64()), "rank": pa.array([], type=pa.int64())}
+    if drama:
+        columns["prototype"] = pa.array([], type=pa.int64())
+    if explain:
+        for i in range(n_top):
+            columns[f"top_feature_{i + 1}"] = pa.array([], type=pa.int32())
+            columns[f"top_contribution_{i + 1}"] = pa.array([], type=pa.float64())
+    return pa.table(columns)
+
+
+def _figure(path, model, features, X, ranks, ids, id_name):
+    from drama2.explanations import explain, plot_explanation
+
+    order = np.argsort(ranks, kind="stable")
+    ex = explain(model, X[order], feature_names=features)
+    labels = [f"rank {ranks[i]} ({id_name} {ids[i]})" for i in order]
+    return plot_explanation(ex, path, rows=range(len(order)), labels=labels)
