@@ -292,3 +292,23 @@ def test_bench_labelled_anomalies(tmp_path):
     for _, row in labelled.iterrows():  # transductive: the labelled rows are left out of the evaluation
         assert row.n_test == base.n_test - row.labelled_anomalies
         assert row.n_outliers == base.n_outliers - row.labelled_anomalies
+
+
+def test_cli_labelled_anomalies(tmp_path):
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from drama2.cli import cli
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["bench", "--datasets", "vertebral", "--scorers",
+                                      'ensemble[members=[["iforest", "knn[n_neighbors=10]"]]]', "--reducers", "",
+                                      "--protocol", "split", "--labelled-anomalies", "2,5", "--out", str(out),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv")
+    label = "ensemble[members=['iforest', 'knn[n_neighbors=10]']]"
+    assert set(results.pipeline) == {label, f"{label}+2lab", f"{label}+5lab"}
+    assert (results.status == "ok").all()
+    labelled = results[results.labelled_anomalies.notna()]
+    assert (labelled.n_test == results.n_test.iloc[0]).all()  # split: the test rows are never labelled
