@@ -1,12 +1,13 @@
 # Set-up and main commands. Everything goes into a virtual environment in .venv.
 #   make bench   create the environment if needed, then run the main job on the embedded default
 #   make test    create the environment if needed, then run the test suite
+#   make docs    create the environment if needed, then build the documentation site into site/ (strict)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.drama2-installed
 
-.PHONY: install test bench benchmarks clean
+.PHONY: install test bench benchmarks docs clean
 
 $(STAMP): pyproject.toml plugins/drama2-random-projection/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ test: install
 
 bench: install
 	$(BIN)/drama2 bench
+
+docs: install
+	$(BIN)/python -m mkdocs build --strict --site-dir site
 
 benchmarks: install
 	$(BIN)/python benchmarks/drama_grid.py
