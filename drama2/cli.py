@@ -377,10 +377,11 @@ def detect_command(input_path, out, columns, id_column, detector, model_path, sa
                     hdu=int(hdu) if hdu.isdigit() else hdu)
     how = f"fitted on {result.n_fit_rows} rows" if result.fitted else "given model"
     dropped = f", {result.n_dropped} dropped for missing values" if result.n_dropped else ""
-    total = sum(result.seconds.values())
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seconds.items())
     _console(stderr=True).print(
         f"drama2 detect: {result.n_scored} of {result.n_rows} rows scored ({type(result.model).__name__}, {how}"
-        f"{dropped}); {result.n_written} written to {result.out} in {total:.1f} s"
+        f"{dropped}); {result.n_written} written to {result.out} ({phases}; start-up and model loading not "
+        "counted)"
         + (f"; figure {result.figure}" if result.figure else ""), highlight=False)
 
 

@@ -120,7 +120,7 @@ def make_detector(spec=None, random_state=0):
     -------
     estimator
     """
-    from drama2.validation import accepts_parameter
+    from drama2.validation import accepts_parameter, check_parameters
 
     if spec is not None and not isinstance(spec, str):
         return spec
@@ -137,6 +137,7 @@ def make_detector(spec=None, random_state=0):
                                 "parameter.")
     cls = get_registry().load("scorers", specs[0].name)
     params = dict(specs[0].params)
+    check_parameters(cls, params, component=f"detector {specs[0].name!r}")
     if "random_state" not in params and accepts_parameter(cls, "random_state"):
         params["random_state"] = random_state
     return cls(**params)

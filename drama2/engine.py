@@ -23,7 +23,8 @@ from drama2.persistence import Saveable
 from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
 from drama2.scorers.base import check_contamination, contamination_threshold
-from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features
+from drama2.validation import (accepts_parameter, check_array, check_feature_names, check_is_fitted,
+                               check_n_features, set_feature_names)
 
 __all__ = ["Drama", "Leaf"]
 
@@ -179,6 +180,7 @@ class Drama(Saveable, BaseEstimator):
         from drama2.metrics import LeafStats, get_metric
 
         get_metric(self.metric)  # fail on an unknown metric before any work
+        data = X
         X = check_array(X, estimator="Drama")
         m = self.min_leaf_size
         min_leaf = max(2, int(np.ceil(m * X.shape[0]))) if m < 1 else int(m)
@@ -219,6 +221,7 @@ class Drama(Saveable, BaseEstimator):
         self.prototypes_ = scaler.from_distance_space(prototypes)
         self.leaf_stats_ = stats
         self.n_features_in_ = X.shape[1]
+        set_feature_names(self, data)
         self.decision_scores_ = scores
         self.threshold_ = self._threshold(scores)
         self.labels_ = (scores > self.threshold_).astype(np.int64)
@@ -264,6 +267,7 @@ class Drama(Saveable, BaseEstimator):
         check_is_fitted(self, "prototypes_")
         is_tensor = hasattr(X, "detach") and hasattr(X, "device")
         device = X.device if is_tensor else None
+        check_feature_names(self, X, name="Drama")
         X = check_array(X, estimator="Drama")
         check_n_features(X, self.n_features_in_, estimator="Drama")
         return self.scaler_.to_distance_space(X), device

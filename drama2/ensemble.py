@@ -29,7 +29,7 @@ import numpy as np
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector, contamination_threshold
 from drama2.selection import ecdf, proximity, select_weights
-from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features
+from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features, check_parameters
 
 __all__ = ["Ensemble", "DEFAULT_MEMBERS", "WIDE_MEMBERS", "MEMBER_SETS", "NORMALISATIONS", "COMBINATIONS"]
 
@@ -139,6 +139,7 @@ def _build_units(parsed, seed: int, device: str) -> list[_Unit]:
             continue
         cls = registry.load("scorers", name)
         params = dict(params)
+        check_parameters(cls, params, component=f"ensemble member {label!r}")
         if name == "drama":
             metric = params.pop("metric", "l2")
             key = json.dumps(params, sort_keys=True, default=str)

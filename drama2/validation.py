@@ -99,3 +99,68 @@ def accepts_parameter(cls, name: str) -> bool:
         return name in inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return False
+
+
+def feature_names(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame-like ``X`` when they are all strings, else None (scikit-learn's rule)."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(name, str) for name in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def set_feature_names(estimator: Any, X: Any) -> None:
+    """Record ``feature_names_in_`` from a DataFrame at fit time (and forget names from an earlier fit)."""
+    names = feature_names(X)
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif "feature_names_in_" in vars(estimator):
+        del estimator.feature_names_in_
+
+
+def check_feature_names(estimator: Any, X: Any, *, name: str) -> None:
+    """Raise when ``X``'s column names differ from those seen in ``fit`` (order included).
+
+    Arrays without names pass: their columns are taken to be in the training order.
+    """
+    fitted = getattr(estimator, "feature_names_in_", None)
+    given = feature_names(X)
+    if fitted is None or given is None:
+        return
+    fitted, given = [str(n) for n in fitted], [str(n) for n in given]
+    if fitted == given:
+        return
+    if sorted(fitted) == sorted(given):
+        problem = "the same columns in another order"
+    else:
+        missing = [n for n in fitted if n not in given][:5]
+        unexpected = [n for n in given if n not in fitted][:5]
+        problem = f"missing {missing}, unexpected {unexpected}"
+    raise InvalidInputError(
+        f"{name}: X's columns differ from those seen in fit ({problem}). Select the training columns in "
+        f"the training order, e.g. X[{fitted[:4]}{'...' if len(fitted) > 4 else ''}]."
+    )
+
+
+def check_parameters(cls, params: dict, *, component: str) -> None:
+    """Raise a clear error when ``params`` names a keyword ``cls`` does not take."""
+    import inspect
+
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    known = [n for n, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = [key for key in params if key not in known]
+    if unknown:
+        import difflib
+
+        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1))
+                 else repr(key) for key in unknown]
+        raise InvalidInputError(f"{component} takes no parameter {', '.join(hints)}; its parameters are: "
+                                f"{', '.join(known)}.")

@@ -118,3 +118,36 @@ def test_failed_fit_keeps_the_previous_fit(X, rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.score_samples(X)
+
+
+def test_dataframe_columns_are_remembered_and_checked():
+    import pandas as pd
+
+    from drama2 import Drama
+    from drama2.scorers.baselines import IForest
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(200, 3)), columns=["u", "g", "r"])
+    for model in (Drama(random_state=0), IForest(random_state=0)):
+        model.fit(frame)
+        assert list(model.feature_names_in_) == ["u", "g", "r"]
+        model.score_samples(frame)  # same columns: fine
+        model.score_samples(frame.to_numpy())  # no names: taken in the training order
+        with pytest.raises(InvalidInputError, match="another order"):
+            model.score_samples(frame[["r", "g", "u"]])
+        with pytest.raises(InvalidInputError, match="missing"):
+            model.score_samples(frame.rename(columns={"u": "i"}))
+        model.fit(frame.to_numpy())  # refitted without names: the old names are forgotten
+        assert not hasattr(model, "feature_names_in_")
+
+
+def test_unknown_detector_parameters_are_named():
+    from drama2.detect import make_detector
+    from drama2.ensemble import Ensemble
+
+    with pytest.raises(InvalidInputError, match=r"'k'.*n_neighbors"):
+        make_detector("knn[k=10]")
+    with pytest.raises(InvalidInputError, match=r"'n_cluster' \(did you mean 'clusterer'\?\)|n_cluster"):
+        make_detector("drama[n_cluster=3]")
+    with pytest.raises(InvalidInputError, match=r"'k'.*n_neighbors"):
+        Ensemble(members=["knn[k=10]"]).fit(np.random.default_rng(0).normal(size=(50, 3)))

@@ -17,7 +17,8 @@ from sklearn.base import BaseEstimator
 from drama2.device import check_random_state, seed_from
 from drama2.errors import InvalidInputError
 from drama2.persistence import Saveable
-from drama2.validation import check_array, check_is_fitted, check_n_features
+from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features,
+                               set_feature_names)
 
 __all__ = ["BaseDetector", "check_contamination", "contamination_threshold"]
 
@@ -143,6 +144,7 @@ class BaseDetector(Saveable, BaseEstimator):
         self
         """
         contamination = check_contamination(self.contamination)
+        data = X
         X = check_array(X, estimator=self._name)
         self._check_params(X)
         # Fit a shallow copy so a fit that fails midway leaves the previous fit intact.
@@ -150,9 +152,11 @@ class BaseDetector(Saveable, BaseEstimator):
         work._fit(X, self._rng_seed())
         scores = self._finite(np.asarray(work._train_scores(X), dtype=np.float64).reshape(-1))
         work.n_features_in_ = X.shape[1]
+        set_feature_names(work, data)
         work.decision_scores_ = scores
         work.threshold_ = contamination_threshold(scores, contamination)
         work.labels_ = (scores > work.threshold_).astype(np.int64)
+        self.__dict__.clear()  # the work copy holds every attribute; this also drops forgotten ones
         self.__dict__.update(work.__dict__)
         return self
 
@@ -169,6 +173,7 @@ class BaseDetector(Saveable, BaseEstimator):
 
     def _scores(self, X) -> np.ndarray:
         check_is_fitted(self, "decision_scores_")
+        check_feature_names(self, X, name=self._name)
         X = check_array(X, estimator=self._name)
         check_n_features(X, self.n_features_in_, estimator=self._name)
         return self._finite(np.asarray(self._score(X), dtype=np.float64).reshape(-1))
