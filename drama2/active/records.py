@@ -40,7 +40,7 @@ class Query:
         return {"id": self.id, "index": self.index, "score": self.score, "rank": self.rank, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DiscoveryRecord:
     """The answers of a session, one entry per answered row in the order first answered.
 
