@@ -309,7 +309,8 @@ def active_group():
 @click.option("--strategy", default="greedy", show_default=True,
               help="Comma-separated strategies: greedy, topk, diverse.")
 @click.option("--members", default="default", show_default=True,
-              help="Ensemble members as in --scorers of bench, e.g. 'iforest,knn[n_neighbors=10],pyod:HBOS'.")
+              help="Ensemble members: 'default', 'wide' (56 members), or specs as in --scorers of bench, e.g. "
+                   "'iforest,knn[n_neighbors=10],pyod:HBOS'.")
 @click.option("--batch-size", default=1, show_default=True, help="Queries per round.")
 @click.option("--out", "out_dir", default="drama2-active", show_default=True, help="Run directory.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
