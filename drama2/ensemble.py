@@ -176,7 +176,7 @@ def _member_scores(estimator, X: np.ndarray, metric: str | None) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64).reshape(-1)
 
 
-def _train_scores(estimator, X: np.ndarray, metric: str | None) -> np.ndarray:
+def _member_train_scores(estimator, X: np.ndarray, metric: str | None) -> np.ndarray:
     if metric is not None and metric != getattr(estimator, "metric", None):
         return _member_scores(estimator, X, metric)
     scores = getattr(estimator, "decision_scores_", None)
@@ -305,7 +305,7 @@ class Ensemble(BaseDetector):
             data = Xs if unit.scaled_input else X
             try:
                 unit.estimator.fit(data)
-                unit_scores = [_train_scores(unit.estimator, data, metric) for metric in unit.metrics]
+                unit_scores = [_member_train_scores(unit.estimator, data, metric) for metric in unit.metrics]
                 for scores in unit_scores:
                     if not np.isfinite(scores).all():
                         raise InvalidInputError(f"{int((~np.isfinite(scores)).sum())} non-finite training scores")
