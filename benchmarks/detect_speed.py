@@ -262,9 +262,10 @@ def summary(results: dict) -> list[str]:
             a, b = runs[(case, sizes[0])], runs[(case, big)]
             per_row = (b["peak_rss_mb"] - a["peak_rss_mb"]) * 2**20 / (big - sizes[0])
             lines.append(f"- `{case}`: peak RSS {a['peak_rss_mb']} MB at {sizes[0]:,} rows and {b['peak_rss_mb']} MB "
-                         f"at {big:,}, i.e. {per_row:.0f} bytes per extra row — the O(n) arrays (8-byte scores, "
-                         "4-byte ranks, and argsort's indices and merge buffer while ranking); everything else (one "
-                         "chunk, one rank bucket, the interpreter, torch and the model) does not grow with the rows.")
+                         f"at {big:,}, {per_row:+.1f} bytes per extra row. Nothing is kept per row in memory: the "
+                         "scores are spooled to a temporary file and the output is sorted in buckets of about "
+                         "250,000 rows; what remains is one chunk, one bucket, the 100,000-key sample, the "
+                         "interpreter, torch and the model.")
     peers = [(n, runs[("in-memory peer (pandas, explained)", n)]) for n in sizes
              if ("in-memory peer (pandas, explained)", n) in runs]
     if len(peers) >= 2:

@@ -7,21 +7,25 @@
    most ``fit_rows`` rows is drawn in one pass (smallest random keys win, so
    the sample does not depend on the chunk size) and the detector is fitted
    on it; the same pass counts rows with missing values.
-2. **score**: every row is scored; one float64 per row is kept.
-3. **rank**: rank 1 = highest score, ties in file order; for ``top`` only the
-   chosen rows' positions and ranks are kept.
-4. **write**: the input is read again, only the rows to output are taken
-   (Parquet row groups without any are skipped), explained, and put into
-   rank buckets of at most :data:`BUCKET_ROWS` rows (kept in memory when one
+2. **score**: every row is scored. The scores go to a spool (a temporary
+   file once there are more than ``bucket_rows``); the pass also keeps the
+   best keys it needs (the ``top`` rows when there are at most
+   ``bucket_rows`` of them, the thresholds of ``explain_rows`` and of the
+   figure) and a random sample of 100,000 keys.
+3. **write**: the input is read again with the spooled scores, only output
+   rows are kept (for a small ``top``, Parquet row groups without any are
+   skipped), explained, and put into buckets of about ``bucket_rows`` rows
+   by key range (boundaries from the key sample; kept in memory when one
    bucket holds the whole output, else Arrow IPC files in a temporary
-   directory beside the output); the buckets are sorted one at a time and
-   appended to the output, which is written under a temporary name and
-   renamed at the end, so a failure never leaves a half-written file.
+   directory beside the output). The buckets are sorted and ranked one at a
+   time and appended to the output, which is written under a temporary
+   name and renamed at the end, so a failure never leaves a half-written
+   file.
 
-Memory: the chunk being processed, one bucket, the fit sample, plus O(n)
-arrays — 8 bytes per row of scores, and for the full ranking 4 bytes per row
-of ranks (briefly 12 more while sorting: argsort's indices and its merge
-buffer). Everything else is independent of the number of rows.
+Memory: the chunk being processed, one bucket, the fit sample, the key
+sample, and the tracked top keys (16 bytes per row of ``top`` or of
+``explain_rows``; none for a full, fully explained ranking). Nothing grows
+with the number of input rows.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from drama2.errors import InvalidInputError
-from drama2.ranking import BUCKET_ROWS, OUTPUT_FORMATS, RankBuckets, RankedWriter, Ranking
+from drama2.ranking import (BUCKET_ROWS, OUTPUT_FORMATS, POSITION_COLUMN, SAMPLE_KEYS, KeySample, RankBuckets,
+                            RankedWriter, Ranking, ScoreSpool, TopKeys)
 
 __all__ = ["detect", "DetectResult", "make_detector", "DEFAULT_FIT_ROWS", "DEFAULT_CHUNK_ROWS", "BUCKET_ROWS",
            "OUTPUT_FORMATS"]
@@ -252,7 +257,8 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
     ----------
     input : str or Path
         CSV, TSV (optionally gzipped), Parquet, FITS or npz table. CSV and
-        Parquet are streamed in chunks; FITS and npz are read whole.
+        Parquet are streamed in chunks, FITS binary tables too; npz files
+        are read whole.
     out : str or Path
         The ranked list: ``.csv`` or ``.parquet`` (``.pq``). Columns: the id
         column (``id_column``, else ``row``, the 0-based position in the
@@ -282,7 +288,8 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
     explain_rows : int, optional
         Explain only rows ranked up to this. Default: every output row for
         DRAMA models (cheap, exact), the top 1,000 for other detectors (the
-        replacement fallback costs d + 1 scorings per row).
+        replacement fallback costs d + 1 scorings per row). The scores of
+        that many rows are kept in memory (16 bytes each) to find them.
     top_features : int, default 3
         Contributing features named per row.
     chunk_rows : int, default 100,000
@@ -300,7 +307,8 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
     hdu : int or str, default 1
         FITS extension of the table.
     bucket_rows : int
-        Rows per rank bucket of the writing pass (see the module notes).
+        Rows per rank bucket of the writing pass and scores kept in memory
+        before spilling to a temporary file (see the module notes).
 
     Returns
     -------
@@ -345,41 +353,52 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(random_state)
 
-    with _Progress(progress) as bars:
-        fitted = model is None
-        n_fit = 0
-        n_rows = source.n_rows
-        if fitted:
-            start = time.perf_counter()
-            model, n_fit, n_rows = _fit(source, features, make_detector(detector, random_state), fit_rows, rng,
-                                        drop_nan, chunk_rows, bars)
-            seconds["fit"] = time.perf_counter() - start
-        if save_model is not None:
-            from drama2.persistence import save
+    scratch = _Scratch(out)
+    try:
+        with _Progress(progress) as bars:
+            fitted = model is None
+            n_fit = 0
+            n_rows = source.n_rows
+            if fitted:
+                begin = time.perf_counter()
+                model, n_fit, n_rows = _fit(source, features, make_detector(detector, random_state), fit_rows, rng,
+                                            drop_nan, chunk_rows, bars)
+                seconds["fit"] = time.perf_counter() - begin
+            if save_model is not None:
+                from drama2.persistence import save
 
-            save(model, save_model)
-        start = time.perf_counter()
-        need_reference = ((explain or figure is not None) and not _is_drama(model)
-                          and getattr(model, "reference_medians_", None) is None)
-        scores, reference = _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, bars)
-        if reference is not None:
-            model.reference_medians_ = reference
-        seconds["score"] = time.perf_counter() - start
-        n_rows = scores.size
+                save(model, save_model)
+            if explain_rows is None and not _is_drama(model):
+                explain_rows = DEFAULT_FALLBACK_EXPLAIN_ROWS
+            # Ranks the writing pass must recognise before the output is sorted.
+            tracked = [FIGURE_ROWS if figure is not None else 0, int(explain_rows or 0) if explain else 0]
+            if top is not None and int(top) <= bucket_rows:
+                tracked.append(int(top))
+            summary = _ScoreSummary(ScoreSpool(scratch.path, bucket_rows), TopKeys(max(tracked)),
+                                    KeySample(SAMPLE_KEYS, np.random.default_rng(rng.integers(2**32))))
 
-        start = time.perf_counter()
-        ranking = Ranking(scores, top)
-        seconds["rank"] = time.perf_counter() - start
+            begin = time.perf_counter()
+            need_reference = ((explain or figure is not None) and not _is_drama(model)
+                              and getattr(model, "reference_medians_", None) is None)
+            reference = _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, summary,
+                               bars)
+            if reference is not None:
+                model.reference_medians_ = reference
+            seconds["score"] = time.perf_counter() - begin
 
-        start = time.perf_counter()
-        if explain_rows is None:
-            explain_rows = ranking.n_out if _is_drama(model) else DEFAULT_FALLBACK_EXPLAIN_ROWS
-        written, method, figure_path = _write(source, out, features, id_column, model, scores, ranking,
-                                              explain, int(explain_rows), int(top_features), chunk_rows,
-                                              figure, bucket_rows, bars)
-        seconds["write"] = time.perf_counter() - start
+            spool = summary.spool
+            ranking = Ranking(spool.n_valid, top, summary.top_keys, summary.sample, bucket_rows)
+            if explain_rows is None:
+                explain_rows = ranking.n_out
+            begin = time.perf_counter()
+            written, method, figure_path = _write(source, out, features, id_column, model, spool, ranking,
+                                                  explain, int(explain_rows), int(top_features), chunk_rows,
+                                                  figure, scratch, bars)
+            seconds["write"] = time.perf_counter() - begin
+    finally:
+        scratch.remove()
 
-    n_dropped = int(np.isnan(scores).sum())
+    n_rows, n_dropped = spool.n, spool.n - spool.n_valid
     return DetectResult(out=out, n_rows=n_rows, n_scored=n_rows - n_dropped, n_dropped=n_dropped,
                         n_written=written, features=features, id_column=id_column or "row", model=model,
                         fitted=fitted, n_fit_rows=n_fit, explanation=method, figure=figure_path, seconds=seconds)
@@ -437,14 +456,46 @@ def _fit(source, features, estimator, fit_rows, rng, drop_nan, chunk_rows, bars)
     return estimator, sample.shape[0], n_rows
 
 
-def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, bars):
-    """Scores of every row (NaN for dropped rows) and, when asked, reference medians from a row sample."""
+@dataclass
+class _ScoreSummary:
+    """What the scoring pass keeps: the scores, the best keys and a key sample."""
+
+    spool: ScoreSpool
+    top_keys: TopKeys
+    sample: KeySample
+
+    def add(self, start: int, scores: np.ndarray) -> None:
+        self.spool.append(scores)
+        valid = np.flatnonzero(np.isfinite(scores))
+        neg, pos = -scores[valid], start + valid
+        self.top_keys.add(neg, pos)
+        self.sample.add(neg, pos)
+
+    def finish(self) -> None:
+        self.spool.close()
+        self.top_keys.finish()
+
+
+class _Scratch:
+    """A temporary directory beside the output, made on first use and removed at the end."""
+
+    def __init__(self, out: Path):
+        self.out, self.directory = out, None
+
+    def path(self) -> Path:
+        if self.directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        return self.directory
+
+    def remove(self) -> None:
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, summary, bars):
+    """Score every row into ``summary`` (NaN for dropped rows); reference medians from a row sample if asked."""
     from drama2.explanations import anomaly_scores
 
-    # One score per row: filled in place when the row count is known (Parquet, FITS, npz, or after a fit
-    # pass), else gathered per chunk (CSV without a fit pass).
-    scores_all = np.full(n_rows, np.nan) if n_rows is not None else None
-    parts = []
     missing = _MissingCounter(features)
     reservoir = _Reservoir(REFERENCE_ROWS, rng, len(features)) if need_reference else None
     advance = bars.task("scoring", n_rows)
@@ -459,79 +510,73 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
                 scores[good] = anomaly_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
             if reservoir is not None:
                 reservoir.add(chunk.start, chunk.X, good)
-        if scores_all is not None:
-            scores_all[chunk.start:chunk.stop] = scores
-        else:
-            parts.append(scores)
+            summary.add(chunk.start, scores)
         total = chunk.stop
         advance(chunk.X.shape[0])
     if missing.rows and not drop_nan:
         raise missing.error(source.path, total)
-    if scores_all is None:
-        scores_all = np.concatenate(parts) if parts else np.empty(0)
-    del parts
-    scores = scores_all
+    summary.finish()
     reference = None
     if reservoir is not None and reservoir.keys.size:
         reference = np.median(reservoir.sample(), axis=0)
-    return scores, reference
+    return reference
 
 
-def _write(source, out, features, id_column, model, scores, ranking, explain, explain_rows, n_top, chunk_rows,
-           figure, bucket_rows, bars):
-    """The writing pass: re-read the output rows, explain them, bucket by rank, write sorted; returns counts."""
+def _write(source, out, features, id_column, model, spool, ranking, explain, explain_rows, n_top, chunk_rows,
+           figure, scratch, bars):
+    """The writing pass: re-read the output rows, explain them, bucket them, write sorted; returns counts."""
     drama = _is_drama(model)
     need_features = drama or (explain and explain_rows > 0) or figure is not None
-    tmpdir = None
     writer = RankedWriter(out, features)
+    buckets = RankBuckets(ranking.n_buckets, scratch.path)
     method = None
-    figure_rows, figure_ranks, figure_ids = [], [], []
+    figure_rows, figure_positions, figure_ids = [], [], []
     try:
-        buckets_dir = None
-        if ranking.n_out > bucket_rows:
-            tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-            buckets_dir = tmpdir
-        buckets = RankBuckets(ranking.n_out, buckets_dir, bucket_rows)
-        advance = bars.task("ranking and writing", source.n_rows or scores.size)
-        wanted = ranking.wanted_rows()
+        advance = bars.task("writing", spool.n)
         read_columns = features if need_features else features[:1]
         last = 0
-        for chunk in source.chunks(read_columns, id_column, chunk_rows=chunk_rows, rows=wanted):
+        for chunk in source.chunks(read_columns, id_column, chunk_rows=chunk_rows, rows=ranking.wanted_rows()):
             advance(chunk.stop - last)
             last = chunk.stop
-            where, ranks = ranking.lookup(chunk.start, chunk.stop)
+            scores = spool.read(chunk.start, chunk.stop)
+            bucket = ranking.route(chunk.start, scores)
+            where = np.flatnonzero(bucket >= 0)
             if where.size == 0:
                 continue
+            scores = scores[where]
             X = chunk.X[where] if need_features else None
-            table, chunk_method = _output_table(chunk, where, ranks, scores, X, model, drama, explain, explain_rows,
-                                                n_top, id_column, features)
+            positions = chunk.start + where
+            explained = (ranking.within(explain_rows, positions, scores) if explain
+                         else np.zeros(where.size, dtype=bool))
+            table, chunk_method = _output_table(chunk, where, scores, explained, X, model, drama, n_top, id_column,
+                                                explain)
             method = method or chunk_method
-            buckets.write(table)
+            buckets.write(table, bucket[where])
             if figure is not None:
-                show = np.flatnonzero(ranks <= FIGURE_ROWS)
+                show = np.flatnonzero(ranking.within(FIGURE_ROWS, positions, scores))
                 figure_rows.append(X[show])
-                figure_ranks.append(ranks[show])
+                figure_positions.append(positions[show])
                 ids = table.column(id_column or "row").take(show).to_pylist()
                 figure_ids += [str(i) for i in ids]
         written = 0
-        for table in buckets.sorted_tables():
+        for table in buckets.sorted_tables(ranking.n_out):
             writer.write(table, chunk_rows)
             written += table.num_rows
         writer.commit(_empty_table(id_column, drama, explain, n_top))
     except BaseException:
+        buckets.close()
         writer.abort()
         raise
-    finally:
-        if tmpdir is not None:
-            shutil.rmtree(tmpdir, ignore_errors=True)
     figure_path = None
     if figure is not None and figure_rows:
-        figure_path = _figure(figure, model, features, np.concatenate(figure_rows), np.concatenate(figure_ranks),
+        positions = np.concatenate(figure_positions)
+        figure_path = _figure(figure, model, features, np.concatenate(figure_rows), ranking.top_ranks(positions),
                               figure_ids, id_column or "row")
     return written, method if explain else None, figure_path
 
 
-def _output_table(chunk, where, ranks, scores, X, model, drama, explain, explain_rows, n_top, id_column, features):
+def _output_table(chunk, where, scores, explained, X, model, drama, n_top, id_column, explain):
+    """The output columns of a chunk's output rows (``where``), with their file positions in place of ranks."""
     import pyarrow as pa
 
     from drama2.explanations import explain_by_replacement, explain_drama, top_features
@@ -541,12 +586,11 @@ def _output_table(chunk, where, ranks, scores, X, model, drama, explain, explain
         columns[id_column] = chunk.ids.take(pa.array(where))
     else:
         columns["row"] = pa.array(chunk.start + where, type=pa.int64())
-    columns["score"] = pa.array(scores[chunk.start + where])
-    columns["rank"] = pa.array(ranks, type=pa.int64())
+    columns["score"] = pa.array(scores)
+    columns[POSITION_COLUMN] = pa.array(chunk.start + where, type=pa.int64())  # becomes the rank
     method = None
-    explained = ranks <= explain_rows if explain else np.zeros(ranks.size, dtype=bool)
-    codes = np.full((ranks.size, n_top), -1, dtype=np.int32)
-    values = np.full((ranks.size, n_top), np.nan)
+    codes = np.full((where.size, n_top), -1, dtype=np.int32)
+    values = np.full((where.size, n_top), np.nan)
     if drama:
         if explained.all() and n_top > 0:
             ex = explain_drama(model, X)

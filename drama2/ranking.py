@@ -1,11 +1,20 @@
-"""Ranking scores and writing a ranked table whose rows arrive in input order (an external bucket sort).
+"""Ranking a stream of scores, and writing the ranked table, in memory that does not grow with the rows.
 
-:class:`Ranking` turns one score per input row into ranks (1 = highest score, ties in input order), for every
-row or only the ``top`` ones. :class:`RankBuckets` collects output rows, which arrive in input order, into
-rank ranges of at most :data:`BUCKET_ROWS` rows — kept in memory when one bucket holds the whole output,
-otherwise written as Arrow IPC files — and gives them back sorted, one bucket at a time, so sorting needs the
-memory of one bucket whatever the number of rows. :class:`RankedWriter` appends the sorted tables to a CSV or
-Parquet file under a temporary name and renames it when complete.
+Rows are ordered by the key (−score, file position): rank 1 is the highest score, ties go in file order, and
+rows with a NaN score (dropped for missing values) are never output. Nothing here holds one value per row:
+
+- :class:`ScoreSpool` keeps the scores of the scoring pass in memory while they are few and otherwise appends
+  them to a temporary file, from which the writing pass reads them back chunk by chunk.
+- :class:`TopKeys` keeps the ``k`` smallest keys of the stream: the rows of ``--top N`` and the thresholds
+  "rank ≤ k" (rows to explain, rows of the figure).
+- :class:`KeySample` is a uniform random sample of the keys, whose quantiles split the key range into buckets
+  of about :data:`BUCKET_ROWS` rows.
+- :class:`Ranking` says, for the rows of a chunk, which bucket each output row goes to and whether its rank is
+  within ``k``.
+- :class:`RankBuckets` collects the output rows by bucket — in memory when one bucket holds them all, otherwise
+  as Arrow IPC files — and gives them back one bucket at a time, sorted by key and with their ranks.
+- :class:`RankedWriter` appends the sorted tables to a CSV or Parquet file under a temporary name and renames
+  it when complete.
 """
 
 from __future__ import annotations
@@ -16,127 +25,311 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Ranking", "RankBuckets", "RankedWriter", "BUCKET_ROWS", "MAX_BUCKETS", "OUTPUT_FORMATS"]
+__all__ = ["ScoreSpool", "TopKeys", "KeySample", "Ranking", "RankBuckets", "RankedWriter", "BUCKET_ROWS",
+           "MAX_BUCKETS", "SAMPLE_KEYS", "OUTPUT_FORMATS", "POSITION_COLUMN"]
 
-#: Rows per rank bucket: bounds the memory of sorting the output whatever the number of rows.
+#: Rows per rank bucket (on average): bounds the memory of sorting the output whatever the number of rows.
 BUCKET_ROWS = 250_000
 #: More buckets than this (over 128 million output rows) make each bucket larger instead of opening more files.
 MAX_BUCKETS = 512
+#: Keys sampled to choose the bucket boundaries: about 200 per bucket at most, so buckets come out within a
+#: few percent of their intended size.
+SAMPLE_KEYS = 100_000
 #: Output suffix → format.
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+#: Column carrying each output row's file position into the buckets; it becomes the ``rank`` column.
+POSITION_COLUMN = "__position__"
+
+
+def _key_order(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Order of the keys (neg, pos), smallest first."""
+    return np.lexsort((pos, neg))
+
+
+def _at_most(neg, pos, t_neg: float, t_pos: int) -> np.ndarray:
+    """Whether each key (neg, pos) is at most the key (t_neg, t_pos)."""
+    return (neg < t_neg) | ((neg == t_neg) & (pos <= t_pos))
+
+
+class ScoreSpool:
+    """The scores of every row in file order: in memory up to ``memory_rows``, then in a temporary file.
+
+    Parameters
+    ----------
+    directory : callable
+        Returns the directory for the file; called only once the scores outgrow ``memory_rows``.
+    memory_rows : int
+        Scores kept in memory before spilling to the file.
+    """
+
+    def __init__(self, directory, memory_rows: int):
+        self._directory, self.memory_rows = directory, int(memory_rows)
+        self._parts: list[np.ndarray] = []
+        self._memory: np.ndarray | None = None
+        self.path: Path | None = None
+        self._file = None
+        self.n = 0
+        self.n_valid = 0
+
+    def append(self, scores: np.ndarray) -> None:
+        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        self.n += scores.size
+        self.n_valid += int(np.isfinite(scores).sum())
+        if self._file is None and self.n > self.memory_rows:
+            self.path = Path(self._directory()) / "scores.f64"
+            self._file = open(self.path, "wb")
+            for part in self._parts:
+                part.tofile(self._file)
+            self._parts = []
+        if self._file is None:
+            self._parts.append(scores)
+        else:
+            scores.tofile(self._file)
+
+    def close(self) -> None:
+        """End of the scoring pass: no more appends."""
+        if self._file is not None:
+            self._file.close()
+        else:
+            self._memory = np.concatenate(self._parts) if self._parts else np.empty(0)
+            self._parts = []
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """The scores of the rows at file positions [start, stop)."""
+        if self._memory is not None:
+            return self._memory[start:stop]
+        count = max(0, min(stop, self.n) - start)
+        return np.fromfile(self.path, dtype=np.float64, count=count, offset=8 * start)
+
+
+class TopKeys:
+    """The ``k`` smallest keys (−score, position) of a stream of valid rows."""
+
+    def __init__(self, k: int):
+        self.k = max(0, int(k))
+        self.neg = np.empty(0)
+        self.pos = np.empty(0, dtype=np.int64)
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending = 0
+
+    def add(self, neg: np.ndarray, pos: np.ndarray) -> None:
+        if self.k == 0 or neg.size == 0:
+            return
+        if self.neg.size == self.k:  # only keys below the current k-th can enter
+            keep = _at_most(neg, pos, self.neg[-1], self.pos[-1])
+            neg, pos = neg[keep], pos[keep]
+            if neg.size == 0:
+                return
+        self._parts.append((neg, pos))
+        self._pending += neg.size
+        if self._pending >= max(self.k, 1 << 16):
+            self._consolidate()
+
+    def _consolidate(self) -> None:
+        if not self._parts:
+            return
+        neg = np.concatenate([self.neg] + [n for n, _ in self._parts])
+        pos = np.concatenate([self.pos] + [p for _, p in self._parts])
+        self._parts, self._pending = [], 0
+        order = _key_order(neg, pos)[:self.k]
+        self.neg, self.pos = neg[order], pos[order]
+
+    def finish(self) -> None:
+        self._consolidate()
+
+    def threshold(self, k: int):
+        """The k-th smallest key, or None when fewer than k keys were seen (every row is within)."""
+        if k <= 0:
+            return -np.inf, -1
+        if k > self.neg.size:
+            return None
+        return self.neg[k - 1], self.pos[k - 1]
+
+
+class KeySample:
+    """A uniform random sample of at most ``size`` keys: those with the smallest random tags."""
+
+    def __init__(self, size: int, rng: np.random.Generator):
+        self.size, self.rng = int(size), rng
+        self.tags = np.empty(0)
+        self.neg = np.empty(0)
+        self.pos = np.empty(0, dtype=np.int64)
+
+    def add(self, neg: np.ndarray, pos: np.ndarray) -> None:
+        tags = self.rng.random(neg.size)
+        if self.tags.size >= self.size:
+            keep = tags < self.tags.max()
+            tags, neg, pos = tags[keep], neg[keep], pos[keep]
+        if tags.size == 0:
+            return
+        tags = np.concatenate([self.tags, tags])
+        neg, pos = np.concatenate([self.neg, neg]), np.concatenate([self.pos, pos])
+        if tags.size > self.size:
+            keep = np.argpartition(tags, self.size - 1)[:self.size]
+            tags, neg, pos = tags[keep], neg[keep], pos[keep]
+        self.tags, self.neg, self.pos = tags, neg, pos
+
+    def boundaries(self, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n_buckets - 1`` keys splitting the sample into equal parts, in key order."""
+        order = _key_order(self.neg, self.pos)
+        cut = (np.arange(1, n_buckets) * order.size) // max(n_buckets, 1)
+        chosen = order[cut]
+        return self.neg[chosen], self.pos[chosen]
 
 
 class Ranking:
-    """Rank of every output row (1 = most anomalous; ties in file order), looked up by file position."""
+    """Which rows are output, into which bucket, and which ranks are within a limit.
 
-    def __init__(self, scores: np.ndarray, limit: int | None):
-        n_valid = int(np.isfinite(scores).sum())
-        self.n_out = n_valid if limit is None else min(int(limit), n_valid)
-        self.full = self.n_out == n_valid  # every scored row: one rank per file position
-        if self.full:
-            # Sort the negated scores in place (restored below) rather than a negated copy: 8 bytes per row
-            # less at the peak. A stable sort keeps ties in file order and puts NaN (dropped rows) last.
-            np.negative(scores, out=scores)
-            try:
-                order = np.argsort(scores, kind="stable")
-            finally:
-                np.negative(scores, out=scores)
-            rank_type = np.int32 if scores.size < 2**31 - 1 else np.int64
-            self.rank = np.zeros(scores.size, dtype=rank_type)  # 0 = not output
-            step = 1 << 20
-            for start in range(0, n_valid, step):  # in slices: no n-sized arange
-                stop = min(n_valid, start + step)
-                self.rank[order[start:stop]] = np.arange(start + 1, stop + 1, dtype=rank_type)
-            del order
-            self.rows = None
+    Built after the scoring pass from its summaries; nothing in it grows with the number of rows except the
+    chosen rows of a small ``top``.
+
+    Parameters
+    ----------
+    n_valid : int
+        Rows with a finite score.
+    top : int or None
+        Output only the ``top`` best rows.
+    top_keys : TopKeys
+        The smallest keys of the scoring pass; with a ``top`` of at most ``bucket_rows`` rows it must hold
+        ``top`` keys (it then names the output rows).
+    sample : KeySample
+        Sampled keys, for the bucket boundaries of a larger output.
+    bucket_rows : int
+        Intended rows per bucket.
+    """
+
+    def __init__(self, n_valid: int, top, top_keys: TopKeys, sample: KeySample, bucket_rows: int):
+        bucket_rows = max(1, int(bucket_rows))
+        self.n_valid = int(n_valid)
+        self.n_out = self.n_valid if top is None else min(int(top), self.n_valid)
+        self.top_keys = top_keys
+        self.selected = top is not None and int(top) <= bucket_rows
+        self.rows = None
+        self.bounds = (np.empty(0), np.empty(0, dtype=np.int64))
+        if self.selected:  # the output rows are known: one bucket, and only their row groups need reading
+            if top_keys.k < self.n_out:
+                raise ValueError("top_keys must hold the top rows")
+            self.rows = np.sort(top_keys.pos[:self.n_out])
+            self.n_buckets = 1
         else:
-            key = -scores
-            key[np.isnan(key)] = np.inf  # dropped rows are never chosen
-            chosen = _smallest(key, self.n_out)
-            self.rows = np.sort(chosen)
-            positions = np.argsort(np.argsort(key[self.rows], kind="stable"), kind="stable")
-            self.rows_rank = positions.astype(np.int64) + 1
-
-    def lookup(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions within [start, stop) of the output rows there (relative to start), and their ranks."""
-        if self.full:
-            ranks = self.rank[start:stop]
-            where = np.flatnonzero(ranks)
-            return where, ranks[where].astype(np.int64)
-        lo, hi = np.searchsorted(self.rows, [start, stop])
-        return self.rows[lo:hi] - start, self.rows_rank[lo:hi]
+            self.n_buckets = min(MAX_BUCKETS, max(1, -(-self.n_valid // bucket_rows)))
+            if self.n_buckets > 1:
+                self.bounds = sample.boundaries(self.n_buckets)
 
     def wanted_rows(self):
-        """Sorted file positions of the output rows (None for the full ranking: every row)."""
-        return None if self.full else self.rows
+        """Sorted file positions of the output rows, or None when every row may be output."""
+        return self.rows
 
+    def route(self, start: int, scores: np.ndarray) -> np.ndarray:
+        """Bucket of each row at file positions start, start + 1, ... (-1: not output)."""
+        bucket = np.full(scores.size, -1, dtype=np.int64)
+        if self.selected:
+            lo, hi = np.searchsorted(self.rows, [start, start + scores.size])
+            bucket[self.rows[lo:hi] - start] = 0
+            return bucket
+        valid = np.isfinite(scores)
+        neg, pos = -scores[valid], start + np.flatnonzero(valid)
+        bucket[valid] = self._bucket(neg, pos)
+        return bucket
 
-def _smallest(key: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k smallest keys, ties broken by position (lower first)."""
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    if k >= key.size:
-        return np.argsort(key, kind="stable")[:k]
-    threshold = key[np.argpartition(key, k - 1)[:k]].max()
-    below = np.flatnonzero(key < threshold)
-    at = np.flatnonzero(key == threshold)[:k - below.size]
-    return np.concatenate([below, at])
+    def _bucket(self, neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Number of boundaries at or below each key."""
+        b_neg, b_pos = self.bounds
+        if b_neg.size == 0:
+            return np.zeros(neg.size, dtype=np.int64)
+        lo = np.searchsorted(b_neg, neg, side="left")
+        hi = np.searchsorted(b_neg, neg, side="right")
+        bucket = lo.copy()
+        tied = np.flatnonzero(hi > lo)  # the score equals boundary scores: the positions decide
+        for first in np.unique(lo[tied]):
+            rows = tied[lo[tied] == first]
+            bucket[rows] += np.searchsorted(b_pos[first:hi[rows[0]]], pos[rows], side="right")
+        return bucket
+
+    def within(self, k: int, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Whether each row (file position, score) has a rank of at most ``k``."""
+        valid = np.isfinite(scores)
+        if k >= self.n_valid:
+            return valid
+        if k > self.top_keys.k:
+            raise ValueError(f"ranks up to {k} were not tracked (only {self.top_keys.k})")
+        t_neg, t_pos = self.top_keys.threshold(k)
+        with np.errstate(invalid="ignore"):
+            return valid & _at_most(-scores, positions, t_neg, t_pos)
+
+    def top_ranks(self, positions: np.ndarray) -> np.ndarray:
+        """Ranks of rows among the tracked top keys, by file position."""
+        lookup = {int(p): r for r, p in enumerate(self.top_keys.pos.tolist(), start=1)}
+        return np.array([lookup[int(p)] for p in positions], dtype=np.int64)
 
 
 class RankBuckets:
-    """Output rows grouped by rank range; each bucket is sorted on its own, in rank order."""
+    """Output rows grouped by key range; each bucket is sorted on its own and given its ranks, in order.
 
-    def __init__(self, n_out: int, directory: Path | None, bucket_rows: int):
-        bucket_rows = max(1, int(bucket_rows))
-        n_buckets = max(1, -(-n_out // bucket_rows))
-        if n_buckets > MAX_BUCKETS:
-            bucket_rows = -(-n_out // MAX_BUCKETS)
-            n_buckets = -(-n_out // bucket_rows)
-        self.bucket_rows, self.n_buckets = bucket_rows, n_buckets
-        self.directory = directory
-        self.memory = n_buckets == 1
-        self.parts: list[list] = [[] for _ in range(n_buckets)] if self.memory else []
-        self.writers: dict[int, object] = {}
-        self.sinks: dict[int, object] = {}
+    Tables written here carry ``score`` and :data:`POSITION_COLUMN`; the sorted tables have ``rank`` in
+    place of the position.
+    """
 
-    def write(self, table) -> None:
+    def __init__(self, n_buckets: int, directory):
+        self.n_buckets = int(n_buckets)
+        self.memory = self.n_buckets == 1
+        self._directory = directory
+        self.parts: list = []
+        self.writers: dict[int, tuple] = {}
+
+    def write(self, table, bucket: np.ndarray) -> None:
+        """Append output rows (``bucket[i]`` ≥ 0 for each row of ``table``)."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
         if self.memory:
-            self.parts[0].append(table)
+            self.parts.append(table)
             return
-        bucket = (table.column("rank").to_numpy() - 1) // self.bucket_rows
         for b in np.unique(bucket):
             part = table.take(pa.array(np.flatnonzero(bucket == b)))
             if b not in self.writers:
-                self.sinks[b] = pa.OSFile(str(self.directory / f"bucket-{b:05d}.arrow"), "wb")
-                self.writers[b] = ipc.new_file(self.sinks[b], part.schema)
-            self.writers[b].write_table(part)
+                sink = pa.OSFile(str(self._path(b)), "wb")
+                self.writers[b] = (ipc.new_file(sink, part.schema), sink)
+            self.writers[b][0].write_table(part)
 
-    def sorted_tables(self):
-        """Each bucket's rows sorted by rank, bucket after bucket."""
+    def _path(self, b) -> Path:
+        return Path(self._directory()) / f"bucket-{int(b):05d}.arrow"
+
+    def close(self) -> None:
+        for writer, sink in self.writers.values():
+            writer.close()
+            sink.close()
+
+    def sorted_tables(self, n_out: int):
+        """Each bucket's rows sorted by key and ranked, bucket after bucket, up to rank ``n_out``."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
-        for writer, sink in zip(self.writers.values(), self.sinks.values()):
-            writer.close()
-            sink.close()
+        self.close()
+        done = 0
         for b in range(self.n_buckets):
+            if done >= n_out:  # the rest is past the last rank to output
+                for rest in range(b, self.n_buckets):
+                    if rest in self.writers:
+                        self._path(rest).unlink(missing_ok=True)
+                break
             if self.memory:
-                parts, self.parts[b] = self.parts[b], []
-                if not parts:
+                if not self.parts:
                     continue
-                table = pa.concat_tables(parts)
+                table, self.parts = pa.concat_tables(self.parts), []
             else:
                 if b not in self.writers:
                     continue
-                path = self.directory / f"bucket-{b:05d}.arrow"
+                path = self._path(b)
                 with pa.OSFile(str(path)) as source:
                     table = ipc.open_file(source).read_all()
                 path.unlink()
-            order = np.argsort(table.column("rank").to_numpy(), kind="stable")
-            yield table.take(pa.array(order))
+            neg = -table.column("score").to_numpy()
+            order = _key_order(neg, table.column(POSITION_COLUMN).to_numpy())[:n_out - done]
+            table = table.take(pa.array(order))
+            ranks = pa.array(np.arange(done + 1, done + order.size + 1, dtype=np.int64))
+            done += order.size
+            yield table.set_column(table.column_names.index(POSITION_COLUMN), "rank", ranks)
 
 
 class RankedWriter:

@@ -237,17 +237,105 @@ def test_bad_requests(files, tmp_path):
         detect(files["csv"], files["csv"])
 
 
-def test_ranking_breaks_ties_in_file_order_and_skips_dropped_rows():
-    from drama2.ranking import Ranking
+def _stream_ranking(scores, limit, bucket_rows, tmp_path, chunk=2, track=0):
+    """Stream ``scores`` through the ranking pieces as ``detect`` does: {file position: rank} of the output,
+    and {file position: whether rank <= track} for the output rows."""
+    import pyarrow as pa
 
+    from drama2.ranking import POSITION_COLUMN, KeySample, RankBuckets, Ranking, TopKeys
+
+    top_keys = TopKeys(max(track, limit if limit is not None and limit <= bucket_rows else 0))
+    sample = KeySample(1000, np.random.default_rng(0))
+    for a in range(0, scores.size, chunk):
+        part = scores[a:a + chunk]
+        valid = np.flatnonzero(np.isfinite(part))
+        top_keys.add(-part[valid], a + valid)
+        sample.add(-part[valid], a + valid)
+    top_keys.finish()
+    ranking = Ranking(int(np.isfinite(scores).sum()), limit, top_keys, sample, bucket_rows)
+    buckets = RankBuckets(ranking.n_buckets, lambda: tmp_path)
+    within = {}
+    for a in range(0, scores.size, chunk):
+        part = scores[a:a + chunk]
+        bucket = ranking.route(a, part)
+        where = np.flatnonzero(bucket >= 0)
+        positions = a + where
+        if track:
+            within.update(zip(positions.tolist(), ranking.within(track, positions, part[where]).tolist()))
+        if where.size:
+            table = pa.table({"row": positions, "score": part[where], POSITION_COLUMN: positions})
+            buckets.write(table, bucket[where])
+    ranks, previous = {}, 0
+    for table in buckets.sorted_tables(ranking.n_out):
+        assert table.column_names == ["row", "score", "rank"]
+        rank = table.column("rank").to_numpy()
+        assert rank[0] == previous + 1 and np.all(np.diff(rank) == 1)  # bucket after bucket, in rank order
+        previous = rank[-1]
+        ranks.update(zip(table.column("row").to_pylist(), rank.tolist()))
+    assert not list(tmp_path.glob("bucket-*"))  # each bucket file is removed once read
+    return ranking, ranks, within
+
+
+@pytest.mark.parametrize("bucket_rows", [1, 2, 3, 100])
+def test_ranking_breaks_ties_in_file_order_and_skips_dropped_rows(bucket_rows, tmp_path):
     scores = np.array([0.5, 2.0, np.nan, 2.0, 0.5, 3.0, 0.5, np.nan, 1.0])
     expected = {5: 1, 1: 2, 3: 3, 8: 4, 0: 5, 4: 6, 6: 7}  # file position → rank
-    original = scores.copy()
     for limit in (None, 100, 7, 5, 1):
-        ranking = Ranking(scores, limit)
-        where, ranks = ranking.lookup(0, scores.size)
-        want = {p: r for p, r in expected.items() if limit is None or r <= limit}
-        assert dict(zip(where.tolist(), ranks.tolist())) == want
-        parts = [ranking.lookup(a, min(a + 2, scores.size)) for a in range(0, scores.size, 2)]
-        assert sum(len(w) for w, _ in parts) == len(want)
-    np.testing.assert_array_equal(scores, original)  # the scores are left as they were
+        for track in (0, 1, 3, 6):
+            _, ranks, within = _stream_ranking(scores, limit, bucket_rows, tmp_path, track=track)
+            want = {p: r for p, r in expected.items() if limit is None or r <= limit}
+            assert ranks == want
+            if track:  # (a top larger than a bucket routes every row: those past the top are dropped later)
+                assert {p: within[p] for p in want} == {p: r <= track for p, r in want.items()}
+
+
+def test_ranking_in_buckets_matches_a_stable_argsort(tmp_path):
+    # Many ties (a few distinct scores) and NaN, more buckets than distinct scores: the bucket boundaries
+    # must split runs of equal scores by file position.
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, 5000).astype(float)
+    scores[rng.random(5000) < 0.05] = np.nan
+    valid = np.flatnonzero(np.isfinite(scores))
+    order = valid[np.argsort(-scores[valid], kind="stable")]
+    reference = {int(p): r for r, p in enumerate(order, start=1)}
+    for limit, bucket_rows in ((None, 97), (3000, 400), (40, 97)):
+        ranking, ranks, within = _stream_ranking(scores, limit, bucket_rows, tmp_path, chunk=333, track=25)
+        assert ranking.n_buckets == (1 if limit == 40 else -(-valid.size // bucket_rows))
+        assert ranks == {p: r for p, r in reference.items() if limit is None or r <= limit}
+        assert {p: within[p] for p in ranks} == {p: r <= 25 for p, r in ranks.items()}
+    assert ranking.top_ranks(order[[4, 0, 2]]).tolist() == [5, 1, 3]
+
+
+def test_score_spool_reads_back_what_was_appended(tmp_path):
+    from drama2.ranking import ScoreSpool
+
+    values = np.random.default_rng(0).normal(size=1000)
+    values[::7] = np.nan
+    for memory_rows in (10_000, 100):
+        spool = ScoreSpool(lambda: tmp_path, memory_rows)
+        for a in range(0, values.size, 64):
+            spool.append(values[a:a + 64])
+        spool.close()
+        assert (spool.path is not None) == (memory_rows < values.size)  # spilled to the file when too many
+        assert spool.n == values.size and spool.n_valid == int(np.isfinite(values).sum())
+        for a, b in ((0, 1000), (10, 75), (990, 1000), (999, 1005)):
+            np.testing.assert_array_equal(spool.read(a, b), values[a:b])
+
+
+def test_a_stray_text_cell_in_a_numeric_column_is_reported_with_its_row(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.arange(1500), "a": rng.normal(size=1500), "b": rng.normal(size=1500)})
+    frame["a"] = frame["a"].astype(object)
+    for row in (1200, 1207):  # past the rows read to guess the column types: found while streaming
+        frame.loc[row, "a"] = "n/a?"
+    path = tmp_path / "cat.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(drama2.InvalidInputError, match=r"column 'a' holds 2 non-numeric cell\(s\): row 1200 'n/a\?', "
+                                                       r"row 1207 'n/a\?'"):
+        detect(path, tmp_path / "out.csv", id_column="id", detector="iforest", chunk_rows=1000)
+    frame["b"] = frame["b"].astype(object)
+    frame.loc[3, "b"] = "x"  # within the first rows: found before any pass
+    frame.to_csv(path, index=False)
+    with pytest.raises(drama2.InvalidInputError, match=r"column 'b' holds 1 non-numeric cell\(s\): row 3 'x'"):
+        detect(path, tmp_path / "out.csv", id_column="id", detector="iforest")
+    assert not (tmp_path / "out.csv").exists()

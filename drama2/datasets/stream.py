@@ -3,8 +3,10 @@
 :class:`TableStream` reads only the columns asked for, ``chunk_rows`` rows at
 a time: Parquet through ``pyarrow.parquet.ParquetFile.iter_batches`` (skipping
 row groups that hold none of the wanted rows), CSV and TSV through pandas'
-``chunksize``. FITS and npz tables have no chunked reader here: they are read
-whole with :func:`drama2.datasets.tables.read_table` and then sliced.
+``chunksize``, FITS binary tables record by record from the file
+(:mod:`drama2.datasets.fits_stream`). npz files, and FITS tables with bit,
+complex or variable-length columns, are read whole with
+:func:`drama2.datasets.tables.read_table` and then sliced.
 
 Feature values come back as float64 with NaN for missing cells (nulls,
 masked FITS cells); identifiers as pyarrow arrays in their own type (CSV
@@ -19,6 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
+from drama2.datasets.fits_stream import open_fits_records
 from drama2.datasets.tables import _require_columns, read_table, table_format
 from drama2.errors import InvalidInputError
 
@@ -79,6 +82,7 @@ class TableStream:
         if not self.path.is_file():
             raise InvalidInputError(f"{self.path}: no such file.")
         self._frame = None
+        self._records = None
         if self.format == "parquet":
             import pyarrow.parquet as pq
 
@@ -97,7 +101,11 @@ class TableStream:
             self._sniff = pd.read_csv(self.path, sep=self._sep, nrows=_CSV_SNIFF_ROWS)
             self.columns = [str(c) for c in self._sniff.columns]
             self.n_rows = None
-        else:
+        elif self.format == "fits" and (records := open_fits_records(self.path, hdu)) is not None:
+            self._records = records
+            self.columns = list(records.columns)
+            self.n_rows = records.n_rows
+        else:  # npz, and FITS tables with column types the record reader does not handle
             self._frame = read_table(self.path, hdu=hdu)
             self._frame.columns = [str(c) for c in self._frame.columns]
             self.columns = list(self._frame.columns)
@@ -119,14 +127,29 @@ class TableStream:
             ok = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal,
                   pa.types.is_null)
             return [c for c in names if not any(test(schema.field(c).type) for test in ok)]
+        if self._records is not None:
+            return self._records.non_numeric(names)
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
         frame = self._frame if self._frame is not None else self._sniff
         return [c for c in names if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
 
     def check_numeric(self, names) -> None:
-        """Raise when a feature column is not numeric, naming it and how to choose other columns."""
+        """Raise when a feature column is not numeric, naming it and how to choose other columns.
+
+        A column of numbers spoilt by a few other cells is reported with those cells' rows and values.
+        """
         bad = self.non_numeric(names)
+        vectors = self._records.vector_columns(names) if self._records is not None else []
+        if vectors:
+            raise InvalidInputError(f"{self.path}: columns {vectors} hold arrays per row, which are not features; "
+                                    "flatten them into scalar columns first, or leave them out with --columns.")
+        frame = self._frame if self._frame is not None else getattr(self, "_sniff", None)
+        if bad and frame is not None:
+            spoilt = _stray_cells(frame, bad, 0)
+            if spoilt:
+                raise InvalidInputError(f"{self.path}: {spoilt}; fix those cells, or leave the column out with "
+                                        "--columns a,b,c (columns=[...]).")
         if bad:
             raise InvalidInputError(
                 f"{self.path}: column(s) {bad} are not numeric and cannot be features; choose the feature columns "
@@ -161,6 +184,8 @@ class TableStream:
             yield from self._parquet_chunks(features, id_column, chunk_rows, rows)
         elif self.format in ("csv", "tsv"):
             yield from self._csv_chunks(features, id_column, chunk_rows)
+        elif self._records is not None:
+            yield from self._fits_chunks(features, id_column, chunk_rows)
         else:
             yield from self._frame_chunks(features, id_column, chunk_rows)
 
@@ -199,13 +224,24 @@ class TableStream:
                 bad = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
                 if bad:
                     last = start + len(frame) - 1
-                    raise InvalidInputError(
-                        f"{self.path}: column(s) {bad} hold non-numeric values in rows {start}–{last} (e.g. text); "
-                        "fix those cells or leave the column out with --columns.")
+                    where = _stray_cells(frame, bad, start) or (f"column(s) {bad} hold non-numeric values in rows "
+                                                                 f"{start}–{last}")
+                    raise InvalidInputError(f"{self.path}: {where}; fix those cells or leave the column out with "
+                                            "--columns.")
                 X = frame[features].to_numpy(dtype=np.float64, na_value=np.nan)
                 ids = pa.array(frame[id_column], type=pa.string(), from_pandas=True) if id_column is not None else None
                 yield Chunk(start, X, ids)
                 start += len(frame)
+
+    def _fits_chunks(self, features, id_column, chunk_rows):
+        records = self._records
+        for start in range(0, records.n_rows, chunk_rows):
+            rows = records.read(start, start + chunk_rows)
+            X = np.empty((rows.size, len(features)), dtype=np.float64)
+            for j, name in enumerate(features):
+                X[:, j] = records.numbers(rows, name)
+            ids = records.identifiers(rows, id_column) if id_column is not None else None
+            yield Chunk(start, X, ids)
 
     def _frame_chunks(self, features, id_column, chunk_rows):
         import pyarrow as pa
@@ -217,3 +253,24 @@ class TableStream:
             X = frame[features].iloc[start:start + chunk_rows].to_numpy(dtype=np.float64, na_value=np.nan)
             ids = all_ids.slice(start, X.shape[0]) if all_ids is not None else None
             yield Chunk(start, X, ids)
+
+
+def _stray_cells(frame, columns, start: int, show: int = 3) -> str:
+    """Where columns of numbers hold other values: "column 'x' holds non-numbers: row 12 'n/a', ...".
+
+    Rows are 0-based positions in the file (``start`` is the frame's first). Empty when a column holds no
+    number at all (a text column, not a spoilt numeric one).
+    """
+    import pandas as pd
+
+    parts = []
+    for name in columns:
+        values = frame[name]
+        numbers = pd.to_numeric(values, errors="coerce")
+        stray = numbers.isna() & values.notna()
+        if not numbers.notna().any():
+            return ""
+        rows = np.flatnonzero(stray.to_numpy())
+        cells = ", ".join(f"row {start + r} {values.iloc[r]!r}" for r in rows[:show])
+        parts.append(f"column {name!r} holds {rows.size} non-numeric cell(s): {cells}{' …' if rows.size > show else ''}")
+    return "; ".join(parts)
