@@ -85,6 +85,17 @@ def test_chunked_scoring_equals_unchunked(files, tmp_path):
     assert csv.n_fit_rows == 400
     np.testing.assert_array_equal(pd.read_csv(tmp_path / "parts.csv")["score"],
                                   pd.read_parquet(tmp_path / "whole.parquet")["score"])
+    # A top larger than a bucket (every row routed to buckets, the rest dropped after sorting), explaining
+    # only the first ranks: the same rows, ranks and explanations as with everything in memory.
+    args = dict(fit_rows=400, top=120, explain_rows=30, figure=tmp_path / "top.png")
+    small = pd.read_parquet(_run(files["parquet"], tmp_path / "t1.parquet", **args).out)
+    spread = pd.read_parquet(_run(files["parquet"], tmp_path / "t2.parquet", chunk_rows=7, bucket_rows=50,
+                                  **args).out)
+    pd.testing.assert_frame_equal(small, spread)
+    assert small["rank"].tolist() == list(range(1, 121))
+    assert small["top_feature_1"].notna().sum() == 30 and small["top_feature_1"].head(30).notna().all()
+    full = pd.read_parquet(tmp_path / "whole.parquet")
+    np.testing.assert_array_equal(small["score"], full["score"].head(120))
 
 
 def test_top_and_id_column_through_the_cli(files, tmp_path):
