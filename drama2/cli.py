@@ -357,7 +357,7 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, batch_s
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="Rows read and scored at a time.")
 @click.option("--drop-nan", is_flag=True, help="Leave rows with missing values out instead of failing.")
-@click.option("--figure", type=click.Path(dir_okay=False), help="PNG of the top anomalies beside their prototypes.")
+@click.option("--figure", type=click.Path(dir_okay=False), help="Figure of the top anomalies beside their prototypes (.png, .pdf or .svg).")
 @click.option("--seed", default=0, show_default=True, help="Seeds the fit sample and the detector.")
 @click.option("--hdu", default="1", show_default=True, help="FITS extension holding the table (number or name).")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr [default: when a terminal].")

@@ -208,7 +208,7 @@ class _MissingCounter:
         counts = {c: int(k) for c, k in zip(self.features, self.per_column) if k}
         return InvalidInputError(
             f"{path}: {self.rows} of {n_rows} rows have missing or non-finite feature values (per column: {counts}; "
-            f"first rows: {self.first}). Pass --drop-nan (drop_nan=True) to leave those rows out of the ranking, "
+            f"first rows, counted from 0: {self.first}). Pass --drop-nan (drop_nan=True) to leave those rows out of the ranking, "
             "or fill them before detecting.")
 
 
@@ -298,8 +298,8 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
         Leave rows with missing or non-finite features out (counted in the
         result) instead of failing.
     figure : str or Path, optional
-        Write a PNG of the top six anomalies beside their prototypes (or the
-        reference medians) there.
+        Draw the top six anomalies beside their prototypes (or the
+        reference medians) there: a .png, .pdf or .svg file.
     random_state : int or None, default 0
         Seeds the fit sample and the detector.
     progress : bool or None
@@ -332,6 +332,13 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
         raise InvalidInputError(f"{out}: the directory {out.parent} does not exist; create it first.")
     if Path(input).resolve() == out.resolve():
         raise InvalidInputError(f"{out}: the output would overwrite the input; choose another file name.")
+    if figure is not None:
+        from drama2.explanations import check_figure_path
+
+        figure = check_figure_path(figure)
+    if save_model is not None and not Path(save_model).parent.is_dir():
+        raise InvalidInputError(f"{save_model}: the directory {Path(save_model).parent} does not exist; create it "
+                                "first.")
     if top is not None and int(top) < 1:
         raise InvalidInputError(f"top must be a positive number of rows, got {top}.")
     if int(fit_rows) < 2:

@@ -495,8 +495,23 @@ def _replacement(score_fn, X: np.ndarray, baseline: np.ndarray, scores: np.ndarr
 
 
 # ====================================================================== figure
+#: Image formats :func:`plot_explanation` writes, by file suffix.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_figure_path(path) -> Path:
+    """``path`` as a Path, or an error when its directory is missing or its suffix is not an image format."""
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InvalidInputError(f"{path}: figures are written as {', '.join(FIGURE_SUFFIXES)}; give a file name "
+                                "ending in one of them.")
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"{path}: the directory {path.parent} does not exist; create it first.")
+    return path
+
+
 def plot_explanation(explanation: Explanation, path, *, rows=None, n: int = 6, top: int = 3, labels=None) -> Path:
-    """Figure of the top anomalies: each sample beside its prototype (or reference), one PNG.
+    """Figure of the top anomalies: each sample beside its prototype (or reference).
 
     One panel per row: the sample's values (dots) and its baseline (line)
     across features, in the explanation's space, with the ``top`` most
@@ -506,7 +521,8 @@ def plot_explanation(explanation: Explanation, path, *, rows=None, n: int = 6, t
     ----------
     explanation : Explanation
     path : str or Path
-        PNG file to write (written under a temporary name, then renamed).
+        Image file to write: ``.png``, ``.pdf`` or ``.svg`` (written under a
+        temporary name, then renamed).
     rows : sequence of int, optional
         Which rows to show; default the ``n`` highest-scoring.
     n : int, default 6
@@ -525,7 +541,7 @@ def plot_explanation(explanation: Explanation, path, *, rows=None, n: int = 6, t
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    path = Path(path)
+    path = check_figure_path(path)
     if rows is None:
         rows = np.argsort(-explanation.scores, kind="stable")[:n]
     rows = [int(r) for r in rows]
@@ -554,7 +570,7 @@ def plot_explanation(explanation: Explanation, path, *, rows=None, n: int = 6, t
             ax.annotate(f"{names[j]} ({c:.3g})", (j, explanation.values[r, j]), xytext=(3, 3),
                         textcoords="offset points", fontsize=7)
         where = f", prototype {explanation.nearest[r]}" if explanation.nearest is not None else ""
-        ax.set_title(f"{labels[panel]}: score {explanation.scores[r]:.4g}{where}", fontsize=9)
+        ax.set_title(f"{labels[panel]}\nscore {explanation.scores[r]:.4g}{where}", fontsize=8)
         if d <= 30:
             ax.set_xticks(x, names, rotation=90, fontsize=6)
         ax.tick_params(labelsize=7)
@@ -563,9 +579,9 @@ def plot_explanation(explanation: Explanation, path, *, rows=None, n: int = 6, t
     for panel in range(len(rows), nrows * ncols):
         axes[panel // ncols][panel % ncols].set_visible(False)
     fig.suptitle(f"top anomalies vs their {baseline_label}s ({explanation.method}; {explanation.space})", fontsize=9)
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, format=path.suffix[1:].lower())
         tmp.replace(path)
     finally:
         if tmp.exists():

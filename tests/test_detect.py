@@ -246,6 +246,13 @@ def test_bad_requests(files, tmp_path):
         detect(files["csv"], tmp_path / "o.csv", detector="iforest", model=tmp_path / "m.drama2")
     with pytest.raises(drama2.InvalidInputError, match="overwrite the input"):
         detect(files["csv"], files["csv"])
+    with pytest.raises(drama2.InvalidInputError, match="directory .*nodir does not exist"):
+        detect(files["csv"], tmp_path / "o.csv", detector=DRAMA, figure=tmp_path / "nodir" / "f.png")
+    with pytest.raises(drama2.InvalidInputError, match=r"\.png, \.pdf, \.svg"):
+        detect(files["csv"], tmp_path / "o.csv", detector=DRAMA, figure=tmp_path / "f.jpg")
+    with pytest.raises(drama2.InvalidInputError, match="directory .*nodir does not exist"):
+        detect(files["csv"], tmp_path / "o.csv", detector=DRAMA, save_model=tmp_path / "nodir" / "m.drama2")
+    assert not (tmp_path / "o.csv").exists()  # each stopped before writing anything
 
 
 def _stream_ranking(scores, limit, bucket_rows, tmp_path, chunk=2, track=0):

@@ -79,3 +79,8 @@ def test_a_truncated_fits_file_is_reported(fits_path, tmp_path):
     stream = TableStream(cut)
     with pytest.raises(InvalidInputError, match="truncated"):
         list(stream.chunks(["mag"], chunk_rows=100))
+
+
+def test_a_missing_hdu_lists_the_file_s_hdus(fits_path):
+    with pytest.raises(InvalidInputError, match=r"no HDU 3; the file has 0 \(PRIMARY, PrimaryHDU\), 1 .*BinTableHDU"):
+        TableStream(fits_path, hdu=3)

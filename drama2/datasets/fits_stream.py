@@ -124,7 +124,13 @@ def open_fits_records(path, hdu=1) -> FitsRecords | None:
     path = Path(path)
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            table = hdul[hdu]
+            try:
+                table = hdul[hdu]
+            except (IndexError, KeyError):
+                hdul.readall()
+                available = ", ".join(f"{i} ({h.name or 'unnamed'}, {type(h).__name__})" for i, h in enumerate(hdul))
+                raise InvalidInputError(f"{path}: no HDU {hdu!r}; the file has {available}. Choose the table with "
+                                        "--hdu (hdu=).") from None
             if not isinstance(table, fits.BinTableHDU):
                 return None
             header, offset = table.header, table.fileinfo()["datLoc"]

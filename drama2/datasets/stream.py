@@ -273,4 +273,4 @@ def _stray_cells(frame, columns, start: int, show: int = 3) -> str:
         rows = np.flatnonzero(stray.to_numpy())
         cells = ", ".join(f"row {start + r} {values.iloc[r]!r}" for r in rows[:show])
         parts.append(f"column {name!r} holds {rows.size} non-numeric cell(s): {cells}{' …' if rows.size > show else ''}")
-    return "; ".join(parts)
+    return "; ".join(parts) + " (data rows counted from 0)"
