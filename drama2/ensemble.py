@@ -454,6 +454,24 @@ class Ensemble(BaseDetector):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
 
+    def is_training_data(self, X) -> bool:
+        """Whether ``X`` holds exactly the rows the ensemble was fitted on (same values, same order).
+
+        On those rows the member scores come from the fit's cache, and :meth:`select` accepts them.
+        """
+        check_is_fitted(self, "decision_scores_")
+        return _data_key(check_array(X, estimator=self._name)) == self._train_key
+
+    def selected(self, X, anomalies, nominals=(), **options) -> "Ensemble":
+        """A re-weighted copy (:meth:`select` on it); this ensemble stays as it is.
+
+        The copy shares the fitted members and the cached member scores, which neither modifies.
+        Parameters as for :meth:`select`.
+        """
+        import copy
+
+        return copy.copy(self).select(X, anomalies, nominals, **options)
+
     def select(self, X, anomalies, nominals=(), *, proximity: bool = True, prior_strength: float = 1.0,
                temperature: float = 0.02) -> "Ensemble":
         """Re-weight the members with a few labelled rows (label-efficient selection).

@@ -274,8 +274,10 @@ def test_selected_model_survives_save_and_load(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X_new), model.score_samples(X_new))
 
 
-def test_bench_labelled_anomalies(tmp_path):
+def test_bench_labelled_anomalies(tmp_path, data_dir, monkeypatch):
     import pandas as pd
+
+    monkeypatch.setenv("DRAMA2_DATA", str(data_dir))
 
     from drama2.bench import BenchConfig, run_bench
 
@@ -312,3 +314,17 @@ def test_cli_labelled_anomalies(tmp_path):
     assert (results.status == "ok").all()
     labelled = results[results.labelled_anomalies.notna()]
     assert (labelled.n_test == results.n_test.iloc[0]).all()  # split: the test rows are never labelled
+
+
+def test_selected_reweights_a_copy_and_leaves_the_ensemble_alone(fitted):
+    model, X, y = fitted
+    assert model.is_training_data(X) and not model.is_training_data(X[::-1]) and not model.is_training_data(X[:-1])
+    weights, scores = model.weights_.copy(), model.decision_scores_.copy()
+    anomalies = np.flatnonzero(y)[:3]
+    chosen = model.selected(X, anomalies)
+    np.testing.assert_array_equal(model.weights_, weights)  # unchanged
+    np.testing.assert_array_equal(model.decision_scores_, scores)
+    reference = _copy(model).select(X, anomalies)
+    np.testing.assert_allclose(chosen.weights_, reference.weights_)
+    np.testing.assert_allclose(chosen.decision_scores_, reference.decision_scores_)
+    assert not np.allclose(chosen.weights_, weights)

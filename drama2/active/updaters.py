@@ -192,8 +192,8 @@ class AADUpdater(_Reweighting):
 class SelectUpdater(_Reweighting):
     """``"select"``: label-efficient member selection, :meth:`drama2.ensemble.Ensemble.select`.
 
-    On the ensemble's training rows the session calls ``Ensemble.select`` on a
-    shallow copy of the ensemble (the ensemble itself is never modified; every
+    On the ensemble's training rows the session calls ``Ensemble.selected``,
+    which re-weights a copy (the ensemble itself is never modified; every
     update starts again from its initial weights), so the labelled-anomaly
     proximity member takes part. On other rows the same rule is applied to the
     session's member-score matrix with :func:`drama2.selection.selection_weights`.
@@ -223,21 +223,18 @@ class SelectUpdater(_Reweighting):
     def bind(self, detector, X, fitted_on_X):
         scores = super().bind(detector, X, fitted_on_X)
         self._detector, self._X = detector, X
-        # An Ensemble hands back its own cached training matrix for its training rows.
-        self._on_training = hasattr(detector, "select") and self._S is np.asarray(detector.member_scores())
+        is_training_data = getattr(detector, "is_training_data", None)
+        self._on_training = is_training_data is not None and is_training_data(X)
         return scores
 
     def _update(self, anomalies, nominals):
-        import copy
-
         from drama2.selection import selection_weights
 
         if len(anomalies) == 0:
             return self._initial, self._prior.copy()
         if self._on_training:
-            work = copy.copy(self._detector)  # select rebinds attributes, so the original stays as it is
-            work.select(self._X, anomalies, nominals, proximity=self.proximity, prior_strength=self.prior_strength,
-                        temperature=self.temperature)
+            work = self._detector.selected(self._X, anomalies, nominals, proximity=self.proximity,
+                                           prior_strength=self.prior_strength, temperature=self.temperature)
             return np.asarray(work.decision_scores_, dtype=np.float64), np.asarray(work.weights_, dtype=np.float64)
         w = selection_weights(self._S, anomalies, nominals, prior=self._prior, prior_strength=self.prior_strength,
                               temperature=self.temperature)
