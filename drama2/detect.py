@@ -395,11 +395,11 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
 
             spool = summary.spool
             ranking = Ranking(spool.n_valid, top, summary.top_keys, summary.sample, bucket_rows)
-            if explain_rows is None:
-                explain_rows = ranking.n_out
+            if explain_rows is not None and int(explain_rows) >= ranking.n_out:
+                explain_rows = None  # every output row: no threshold to look up
             begin = time.perf_counter()
             written, method, figure_path = _write(source, out, features, id_column, model, spool, ranking,
-                                                  explain, int(explain_rows), int(top_features), chunk_rows,
+                                                  explain, explain_rows, int(top_features), chunk_rows,
                                                   figure, scratch, bars)
             seconds["write"] = time.perf_counter() - begin
     finally:
@@ -533,7 +533,7 @@ def _write(source, out, features, id_column, model, spool, ranking, explain, exp
            figure, scratch, bars):
     """The writing pass: re-read the output rows, explain them, bucket them, write sorted; returns counts."""
     drama = _is_drama(model)
-    need_features = drama or (explain and explain_rows > 0) or figure is not None
+    need_features = drama or (explain and (explain_rows is None or explain_rows > 0)) or figure is not None
     writer = RankedWriter(out, features)
     buckets = RankBuckets(ranking.n_buckets, scratch.path)
     method = None
@@ -553,8 +553,12 @@ def _write(source, out, features, id_column, model, spool, ranking, explain, exp
             scores = scores[where]
             X = chunk.X[where] if need_features else None
             positions = chunk.start + where
-            explained = (ranking.within(explain_rows, positions, scores) if explain
-                         else np.zeros(where.size, dtype=bool))
+            if not explain:
+                explained = np.zeros(where.size, dtype=bool)
+            elif explain_rows is None:  # every output row (rows routed past a large top are dropped later)
+                explained = np.ones(where.size, dtype=bool)
+            else:
+                explained = ranking.within(int(explain_rows), positions, scores)
             table, chunk_method = _output_table(chunk, where, scores, explained, X, model, drama, n_top, id_column,
                                                 explain)
             method = method or chunk_method

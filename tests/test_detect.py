@@ -96,6 +96,13 @@ def test_chunked_scoring_equals_unchunked(files, tmp_path):
     assert small["top_feature_1"].notna().sum() == 30 and small["top_feature_1"].head(30).notna().all()
     full = pd.read_parquet(tmp_path / "whole.parquet")
     np.testing.assert_array_equal(small["score"], full["score"].head(120))
+    # The same with every output row explained (the default for DRAMA models).
+    args.pop("explain_rows")
+    small = pd.read_parquet(_run(files["parquet"], tmp_path / "t3.parquet", **args).out)
+    spread = pd.read_parquet(_run(files["parquet"], tmp_path / "t4.parquet", chunk_rows=7, bucket_rows=50,
+                                  **args).out)
+    pd.testing.assert_frame_equal(small, spread)
+    assert small["top_feature_1"].notna().all()
 
 
 def test_top_and_id_column_through_the_cli(files, tmp_path):
