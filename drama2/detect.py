@@ -9,13 +9,13 @@
    on it; the same pass counts rows with missing values.
 2. **score**: every row is scored. The scores go to a spool (a temporary
    file once there are more than ``bucket_rows``); the pass also keeps the
-   best keys it needs (the ``top`` rows when there are at most
-   ``bucket_rows`` of them, the thresholds of ``explain_rows`` and of the
-   figure) and a random sample of 100,000 keys.
+   best keys it needs (the ``top`` rows, the thresholds of ``explain_rows``
+   and of the figure) and a random sample of 100,000 keys.
 3. **write**: the input is read again with the spooled scores, only output
    rows are kept (for a small ``top``, Parquet row groups without any are
    skipped), explained, and put into buckets of about ``bucket_rows`` rows
-   by key range (boundaries from the key sample; kept in memory when one
+   by key range (boundaries from the top keys, or for a full ranking from
+   the key sample; kept in memory when one
    bucket holds the whole output, else Arrow IPC files in a temporary
    directory beside the output). The buckets are sorted and ranked one at a
    time and appended to the output, which is written under a temporary
@@ -25,7 +25,8 @@
 Memory: the chunk being processed, one bucket, the fit sample, the key
 sample, and the tracked top keys (16 bytes per row of ``top`` or of
 ``explain_rows``; none for a full, fully explained ranking). Nothing grows
-with the number of input rows.
+with the number of input rows. Scores of +inf rank first; NaN scores
+(rows dropped for missing values) are never output.
 """
 
 from __future__ import annotations
@@ -379,7 +380,7 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
                 explain_rows = DEFAULT_FALLBACK_EXPLAIN_ROWS
             # Ranks the writing pass must recognise before the output is sorted.
             tracked = [FIGURE_ROWS if figure is not None else 0, int(explain_rows or 0) if explain else 0]
-            if top is not None and int(top) <= bucket_rows:
+            if top is not None:
                 tracked.append(int(top))
             summary = _ScoreSummary(ScoreSpool(scratch.path, bucket_rows), TopKeys(max(tracked)),
                                     KeySample(SAMPLE_KEYS, np.random.default_rng(rng.integers(2**32))))
@@ -473,7 +474,7 @@ class _ScoreSummary:
 
     def add(self, start: int, scores: np.ndarray) -> None:
         self.spool.append(scores)
-        valid = np.flatnonzero(np.isfinite(scores))
+        valid = np.flatnonzero(~np.isnan(scores))
         neg, pos = -scores[valid], start + valid
         self.top_keys.add(neg, pos)
         self.sample.add(neg, pos)
@@ -555,7 +556,7 @@ def _write(source, out, features, id_column, model, spool, ranking, explain, exp
             positions = chunk.start + where
             if not explain:
                 explained = np.zeros(where.size, dtype=bool)
-            elif explain_rows is None:  # every output row (rows routed past a large top are dropped later)
+            elif explain_rows is None:  # every output row
                 explained = np.ones(where.size, dtype=bool)
             else:
                 explained = ranking.within(int(explain_rows), positions, scores)
@@ -569,6 +570,11 @@ def _write(source, out, features, id_column, model, spool, ranking, explain, exp
                 figure_positions.append(positions[show])
                 ids = table.column(id_column or "row").take(show).to_pylist()
                 figure_ids += [str(i) for i in ids]
+        figure_path = None
+        if figure is not None and figure_rows:  # before the output is committed: a failure leaves neither
+            positions = np.concatenate(figure_positions)
+            figure_path = _figure(figure, model, features, np.concatenate(figure_rows),
+                                  ranking.top_ranks(positions), figure_ids, id_column or "row")
         written = 0
         for table in buckets.sorted_tables(ranking.n_out):
             writer.write(table, chunk_rows)
@@ -578,11 +584,6 @@ def _write(source, out, features, id_column, model, spool, ranking, explain, exp
         buckets.close()
         writer.abort()
         raise
-    figure_path = None
-    if figure is not None and figure_rows:
-        positions = np.concatenate(figure_positions)
-        figure_path = _figure(figure, model, features, np.concatenate(figure_rows), ranking.top_ranks(positions),
-                              figure_ids, id_column or "row")
     return written, method if explain else None, figure_path
 
 

@@ -1,14 +1,15 @@
 """Ranking a stream of scores, and writing the ranked table, in memory that does not grow with the rows.
 
-Rows are ordered by the key (−score, file position): rank 1 is the highest score, ties go in file order, and
-rows with a NaN score (dropped for missing values) are never output. Nothing here holds one value per row:
+Rows are ordered by the key (−score, file position): rank 1 is the highest score (+inf included), ties go in
+file order, and rows with a NaN score (dropped for missing values) are never output. Nothing here holds one value per row:
 
 - :class:`ScoreSpool` keeps the scores of the scoring pass in memory while they are few and otherwise appends
   them to a temporary file, from which the writing pass reads them back chunk by chunk.
-- :class:`TopKeys` keeps the ``k`` smallest keys of the stream: the rows of ``--top N`` and the thresholds
-  "rank ≤ k" (rows to explain, rows of the figure).
-- :class:`KeySample` is a uniform random sample of the keys, whose quantiles split the key range into buckets
-  of about :data:`BUCKET_ROWS` rows.
+- :class:`TopKeys` keeps the ``k`` smallest keys of the stream: the rows of ``--top N`` (and, when there are
+  more of them than a bucket holds, their bucket boundaries) and the thresholds "rank ≤ k" (rows to
+  explain, rows of the figure).
+- :class:`KeySample` is a uniform random sample of the keys, whose quantiles split the key range of a full
+  ranking into buckets of about :data:`BUCKET_ROWS` rows.
 - :class:`Ranking` says, for the rows of a chunk, which bucket each output row goes to and whether its rank is
   within ``k``.
 - :class:`RankBuckets` collects the output rows by bucket — in memory when one bucket holds them all, otherwise
@@ -74,7 +75,7 @@ class ScoreSpool:
     def append(self, scores: np.ndarray) -> None:
         scores = np.ascontiguousarray(scores, dtype=np.float64)
         self.n += scores.size
-        self.n_valid += int(np.isfinite(scores).sum())
+        self.n_valid += int((~np.isnan(scores)).sum())
         if self._file is None and self.n > self.memory_rows:
             self.path = Path(self._directory()) / "scores.f64"
             self._file = open(self.path, "wb")
@@ -190,10 +191,10 @@ class Ranking:
     top : int or None
         Output only the ``top`` best rows.
     top_keys : TopKeys
-        The smallest keys of the scoring pass; with a ``top`` of at most ``bucket_rows`` rows it must hold
-        ``top`` keys (it then names the output rows).
+        The smallest keys of the scoring pass; with a ``top`` below the number of valid rows it must hold
+        ``top`` keys (they name the output rows, and split them into buckets when there are many).
     sample : KeySample
-        Sampled keys, for the bucket boundaries of a larger output.
+        Sampled keys, for the bucket boundaries of a full ranking.
     bucket_rows : int
         Intended rows per bucket.
     """
@@ -203,18 +204,21 @@ class Ranking:
         self.n_valid = int(n_valid)
         self.n_out = self.n_valid if top is None else min(int(top), self.n_valid)
         self.top_keys = top_keys
-        self.selected = top is not None and int(top) <= bucket_rows
+        self.limited = self.n_out < self.n_valid  # only the best n_out rows are output
+        if self.limited and top_keys.k < self.n_out:
+            raise ValueError("top_keys must hold the top rows")
+        self.selected = self.limited and self.n_out <= bucket_rows
         self.rows = None
         self.bounds = (np.empty(0), np.empty(0, dtype=np.int64))
+        rows_per_bucket = max(bucket_rows, -(-self.n_out // MAX_BUCKETS))  # beyond MAX_BUCKETS: larger ones
+        self.n_buckets = max(1, -(-self.n_out // rows_per_bucket))
         if self.selected:  # the output rows are known: one bucket, and only their row groups need reading
-            if top_keys.k < self.n_out:
-                raise ValueError("top_keys must hold the top rows")
             self.rows = np.sort(top_keys.pos[:self.n_out])
-            self.n_buckets = 1
-        else:
-            self.n_buckets = min(MAX_BUCKETS, max(1, -(-self.n_valid // bucket_rows)))
-            if self.n_buckets > 1:
-                self.bounds = sample.boundaries(self.n_buckets)
+        elif self.limited:  # the output's keys are known: exact boundaries, the first key of each bucket
+            cut = np.arange(1, self.n_buckets) * rows_per_bucket
+            self.bounds = (top_keys.neg[cut], top_keys.pos[cut])
+        elif self.n_buckets > 1:
+            self.bounds = sample.boundaries(self.n_buckets)
 
     def wanted_rows(self):
         """Sorted file positions of the output rows, or None when every row may be output."""
@@ -227,7 +231,9 @@ class Ranking:
             lo, hi = np.searchsorted(self.rows, [start, start + scores.size])
             bucket[self.rows[lo:hi] - start] = 0
             return bucket
-        valid = np.isfinite(scores)
+        valid = ~np.isnan(scores)
+        if self.limited:  # rows past the top are not output
+            valid &= self.within(self.n_out, start + np.arange(scores.size), scores)
         neg, pos = -scores[valid], start + np.flatnonzero(valid)
         bucket[valid] = self._bucket(neg, pos)
         return bucket
@@ -248,14 +254,13 @@ class Ranking:
 
     def within(self, k: int, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Whether each row (file position, score) has a rank of at most ``k``."""
-        valid = np.isfinite(scores)
+        valid = ~np.isnan(scores)
         if k >= self.n_valid:
             return valid
         if k > self.top_keys.k:
             raise ValueError(f"ranks up to {k} were not tracked (only {self.top_keys.k})")
         t_neg, t_pos = self.top_keys.threshold(k)
-        with np.errstate(invalid="ignore"):
-            return valid & _at_most(-scores, positions, t_neg, t_pos)
+        return valid & _at_most(-scores, positions, t_neg, t_pos)
 
     def top_ranks(self, positions: np.ndarray) -> np.ndarray:
         """Ranks of rows among the tracked top keys, by file position."""

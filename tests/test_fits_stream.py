@@ -28,13 +28,14 @@ def fits_path(tmp_path):
     table["nobs"] = MaskedColumn(np.arange(N, dtype=np.int32), mask=np.arange(N) % 50 == 7)  # 'J' with TNULL
     table["flag"] = np.arange(N) % 3 == 0  # 'L'
     table["small"] = np.arange(N, dtype=np.uint8)  # 'B'
+    table["counter"] = np.arange(N, dtype=np.uint64) * np.uint64(3)  # 'K' with TZERO = 2**63: small values stay exact
     table["spectrum"] = np.ones((N, 3))  # a vector column, never asked for
     path = tmp_path / "cat.fits"
     table.write(path)
     return path
 
 
-FEATURES = ["mag", "flux", "count", "nobs", "flag", "small", "uid"]
+FEATURES = ["mag", "flux", "count", "nobs", "flag", "small", "uid", "counter"]
 
 
 def test_chunks_match_astropy(fits_path):
@@ -48,6 +49,7 @@ def test_chunks_match_astropy(fits_path):
         assert [c.start for c in chunks] == [0, 100, 200]
         X = np.concatenate([c.X for c in chunks])
         np.testing.assert_array_equal(X, expected)
+        np.testing.assert_array_equal(X[:, -1], 3.0 * np.arange(N))
         ids = sum((c.ids.to_pylist() for c in chunks), [])
         assert ids == [v.item() if hasattr(v, "item") else v for v in whole[id_column]]
 

@@ -72,11 +72,15 @@ class FitsRecords:
             values = (raw == ord("T")).astype(np.float64)
             values[raw == 0] = np.nan
             return values
-        values = raw.astype(np.float64)
-        if column.scale is not None:
-            values *= column.scale
-        if column.zero is not None:
-            values += column.zero
+        unsigned = _unsigned(column, raw)
+        if unsigned is not None:  # exact: adding 2**63 in float64 would lose the low bits
+            values = unsigned.astype(np.float64)
+        else:
+            values = raw.astype(np.float64)
+            if column.scale is not None:
+                values *= column.scale
+            if column.zero is not None:
+                values += column.zero
         if column.null is not None:
             values[raw == column.null] = np.nan
         return values
@@ -92,11 +96,9 @@ class FitsRecords:
         if column.code == "L":
             return pa.array(self.numbers(records, name) == 1, mask=raw == 0)
         mask = raw == column.null if column.null is not None else None
-        if column.code in "BIJK" and column.scale in (None, 1) and column.zero is not None:
-            bits = raw.dtype.itemsize * 8
-            if column.zero == 2 ** (bits - 1):  # the FITS convention for unsigned integers: flip the sign bit
-                unsigned = raw.astype(raw.dtype.newbyteorder("=")).view(f"u{raw.dtype.itemsize}")
-                return pa.array(unsigned ^ np.array(1 << (bits - 1), dtype=unsigned.dtype), mask=mask)
+        unsigned = _unsigned(column, raw)
+        if unsigned is not None:
+            return pa.array(unsigned, mask=mask)
         if column.scale is not None or column.zero is not None:
             return pa.array(self.numbers(records, name), mask=mask)
         return pa.array(raw.astype(raw.dtype.newbyteorder("=")), mask=mask)
@@ -154,6 +156,17 @@ def open_fits_records(path, hdu=1) -> FitsRecords | None:
         return None
     dtype = np.dtype({"names": [c.name for c in columns], "formats": formats, "itemsize": row_bytes})
     return FitsRecords(path, int(offset), row_bytes, n_rows, dtype, columns)
+
+
+def _unsigned(column: _Column, raw: np.ndarray):
+    """The values of an unsigned integer column (the FITS convention: TZERO = 2**(bits - 1)), else None."""
+    if column.code not in "IJK" or column.scale not in (None, 1) or column.zero is None:
+        return None
+    bits = raw.dtype.itemsize * 8
+    if column.zero != 2 ** (bits - 1):
+        return None
+    unsigned = raw.astype(raw.dtype.newbyteorder("=")).view(f"u{raw.dtype.itemsize}")
+    return unsigned ^ np.array(1 << (bits - 1), dtype=unsigned.dtype)  # flipping the sign bit adds TZERO
 
 
 def _number(value):
