@@ -44,6 +44,7 @@ import numpy as np
 from drama2.errors import InvalidInputError
 from drama2.ranking import (BUCKET_ROWS, OUTPUT_FORMATS, POSITION_COLUMN, SAMPLE_KEYS, KeySample, RankBuckets,
                             RankedWriter, Ranking, ScoreSpool, TopKeys)
+from drama2.sampling import TaggedSample
 
 __all__ = ["detect", "DetectResult", "make_detector", "DEFAULT_FIT_ROWS", "DEFAULT_CHUNK_ROWS", "BUCKET_ROWS",
            "OUTPUT_FORMATS"]
@@ -157,35 +158,30 @@ def _is_drama(model) -> bool:
 
 # ====================================================================== sampling
 class _Reservoir:
-    """A uniform sample of at most ``size`` rows of a chunked stream: the rows with the smallest random keys.
+    """A uniform sample of at most ``size`` rows of a chunked stream (see :class:`drama2.sampling.TaggedSample`).
 
-    Keys are drawn for every row in file order, so the sample is the same whatever the chunk size.
+    Tags are drawn for every row in file order, so the sample is the same whatever the chunk size.
     """
 
-    def __init__(self, size: int, rng: np.random.Generator, n_features: int):
-        self.size, self.rng = int(size), rng
-        self.keys = np.empty(0)
-        self.rows = np.empty((0, n_features))
-        self.index = np.empty(0, dtype=np.int64)
+    def __init__(self, size: int, rng: np.random.Generator):
+        self.rng = rng
+        self._sample = TaggedSample(size)
 
     def add(self, start: int, X: np.ndarray, good: np.ndarray) -> None:
-        keys = self.rng.random(X.shape[0])
-        candidates = np.flatnonzero(good)
-        if self.keys.size >= self.size:
-            candidates = candidates[keys[candidates] < self.keys.max()]
-        if candidates.size == 0:
-            return
-        keys_all = np.concatenate([self.keys, keys[candidates]])
-        rows_all = np.concatenate([self.rows, X[candidates]])
-        index_all = np.concatenate([self.index, start + candidates])
-        if keys_all.size > self.size:
-            keep = np.argpartition(keys_all, self.size - 1)[:self.size]
-            keys_all, rows_all, index_all = keys_all[keep], rows_all[keep], index_all[keep]
-        self.keys, self.rows, self.index = keys_all, rows_all, index_all
+        tags = self.rng.random(X.shape[0])
+        rows = np.flatnonzero(good)
+        self._sample.add(tags[rows], X[rows], start + rows)
+
+    @property
+    def size(self) -> int:
+        return self._sample.tags.size
 
     def sample(self) -> np.ndarray:
         """The sampled rows in file order."""
-        return self.rows[np.argsort(self.index, kind="stable")]
+        if self._sample.columns is None:
+            return np.empty((0, 0))
+        rows, index = self._sample.columns
+        return rows[np.argsort(index, kind="stable")]
 
 
 class _MissingCounter:
@@ -442,7 +438,7 @@ def _features(source, columns, id_column, model) -> list[str]:
 
 
 def _fit(source, features, estimator, fit_rows, rng, drop_nan, chunk_rows, bars):
-    reservoir = _Reservoir(fit_rows, rng, len(features))
+    reservoir = _Reservoir(fit_rows, rng)
     missing = _MissingCounter(features)
     advance = bars.task("sampling rows to fit", source.n_rows)
     n_rows = 0
@@ -505,7 +501,7 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
     from drama2.explanations import anomaly_scores
 
     missing = _MissingCounter(features)
-    reservoir = _Reservoir(REFERENCE_ROWS, rng, len(features)) if need_reference else None
+    reservoir = _Reservoir(REFERENCE_ROWS, rng) if need_reference else None
     advance = bars.task("scoring", n_rows)
     total = 0
     for chunk in source.chunks(features, chunk_rows=chunk_rows):
@@ -525,7 +521,7 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
         raise missing.error(source.path, total)
     summary.finish()
     reference = None
-    if reservoir is not None and reservoir.keys.size:
+    if reservoir is not None and reservoir.size:
         reference = np.median(reservoir.sample(), axis=0)
     return reference
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drama2.sampling import TaggedSample
+
 __all__ = ["ScoreSpool", "TopKeys", "KeySample", "Ranking", "RankBuckets", "RankedWriter", "BUCKET_ROWS",
            "MAX_BUCKETS", "SAMPLE_KEYS", "OUTPUT_FORMATS", "POSITION_COLUMN"]
 
@@ -148,34 +150,22 @@ class TopKeys:
 
 
 class KeySample:
-    """A uniform random sample of at most ``size`` keys: those with the smallest random tags."""
+    """A uniform random sample of at most ``size`` keys."""
 
     def __init__(self, size: int, rng: np.random.Generator):
-        self.size, self.rng = int(size), rng
-        self.tags = np.empty(0)
-        self.neg = np.empty(0)
-        self.pos = np.empty(0, dtype=np.int64)
+        self.rng = rng
+        self._sample = TaggedSample(size)
 
     def add(self, neg: np.ndarray, pos: np.ndarray) -> None:
-        tags = self.rng.random(neg.size)
-        if self.tags.size >= self.size:
-            keep = tags < self.tags.max()
-            tags, neg, pos = tags[keep], neg[keep], pos[keep]
-        if tags.size == 0:
-            return
-        tags = np.concatenate([self.tags, tags])
-        neg, pos = np.concatenate([self.neg, neg]), np.concatenate([self.pos, pos])
-        if tags.size > self.size:
-            keep = np.argpartition(tags, self.size - 1)[:self.size]
-            tags, neg, pos = tags[keep], neg[keep], pos[keep]
-        self.tags, self.neg, self.pos = tags, neg, pos
+        self._sample.add(self.rng.random(neg.size), neg, pos)
 
     def boundaries(self, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
         """``n_buckets - 1`` keys splitting the sample into equal parts, in key order."""
-        order = _key_order(self.neg, self.pos)
+        neg, pos = self._sample.columns or (np.empty(0), np.empty(0, dtype=np.int64))
+        order = _key_order(neg, pos)
         cut = (np.arange(1, n_buckets) * order.size) // max(n_buckets, 1)
         chosen = order[cut]
-        return self.neg[chosen], self.pos[chosen]
+        return neg[chosen], pos[chosen]
 
 
 class Ranking:
@@ -264,8 +254,7 @@ class Ranking:
 
     def top_ranks(self, positions: np.ndarray) -> np.ndarray:
         """Ranks of rows among the tracked top keys, by file position."""
-        lookup = {int(p): r for r, p in enumerate(self.top_keys.pos.tolist(), start=1)}
-        return np.array([lookup[int(p)] for p in positions], dtype=np.int64)
+        return np.array([np.flatnonzero(self.top_keys.pos == p)[0] + 1 for p in positions], dtype=np.int64)
 
 
 class RankBuckets:

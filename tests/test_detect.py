@@ -424,3 +424,16 @@ def test_a_failing_figure_leaves_no_output(files, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="drawing failed"):
         _run(files["csv"], out / "o.csv", figure=out / "f.png", bucket_rows=50)
     assert not list(out.iterdir())  # no ranked list, no temporary files
+
+
+def test_tagged_sample_keeps_the_smallest_tags_whatever_the_chunks():
+    from drama2.sampling import TaggedSample
+
+    tags = np.random.default_rng(1).random(1000)
+    values = np.arange(1000)
+    expected = set(np.argsort(tags)[:50].tolist())
+    for chunk in (1, 7, 1000):
+        sample = TaggedSample(50)
+        for a in range(0, 1000, chunk):
+            sample.add(tags[a:a + chunk], values[a:a + chunk])
+        assert set(sample.columns[0].tolist()) == expected
