@@ -311,12 +311,15 @@ def active_group():
 @click.option("--members", default="default", show_default=True,
               help="Ensemble members: 'default', 'wide' (56 members), or specs as in --scorers of bench, e.g. "
                    "'iforest,knn[n_neighbors=10],pyod:HBOS'.")
+@click.option("--detector", default=None,
+              help="One scorer spec fitted instead of an ensemble, e.g. 'iforest' (aad then re-weights its leaves).")
 @click.option("--batch-size", default=1, show_default=True, help="Queries per round.")
 @click.option("--out", "out_dir", default="drama2-active", show_default=True, help="Run directory.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Reuse finished dataset × seed runs of --out.")
-def active_simulate(datasets, seeds, budget, updater, strategy, members, batch_size, out_dir, data_dir, resume):
+def active_simulate(datasets, seeds, budget, updater, strategy, members, detector, batch_size, out_dir, data_dir,
+                    resume):
     """Simulate an expert from a dataset's labels and compare discovery with the frozen ranking.
 
     Writes results.csv, curves.csv, report.md and figures/<dataset>.png to --out; progress goes to
@@ -327,7 +330,7 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, batch_s
 
     results = simulate(_split(datasets), seeds=[int(s) for s in _split(seeds)], budget=budget,
                        updater=_split(updater), strategy=_split(strategy), members=members, out_dir=out_dir,
-                       batch_size=batch_size, data_dir=data_dir, resume=resume)
+                       detector=detector, batch_size=batch_size, data_dir=data_dir, resume=resume)
     horizon = 50 if budget >= 50 else 10 if budget >= 10 else None
     if horizon is not None:
         click.echo(f"anomalies found within {horizon} queries (mean over seeds):")

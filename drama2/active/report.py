@@ -79,8 +79,10 @@ def write_report(results, curves, out_dir, config: dict) -> Path:
     methods = active + list(REFERENCES)
     lines = ["# Active discovery (simulated expert)", "",
              f"Budget {config['budget']} queries, batch size {config['batch_size']}; updaters "
-             f"{', '.join(config['updaters'])} × strategies {', '.join(config['strategies'])}; ensemble members: "
-             f"`{config['members']}`. Transductive: each ensemble is fitted on all rows and every row can be "
+             f"{', '.join(config['updaters'])} × strategies {', '.join(config['strategies'])}; "
+             + (f"detector: `{config['detector']}`" if config.get("detector") else
+                f"ensemble members: `{config['members']}`")
+             + ". Transductive: each detector is fitted on all rows and every row can be "
              "queried. *static* = querying in the order of the frozen initial ranking (tied scores as expected "
              "values); *random* = k · prevalence; *optimal* = min(k, anomalies).", ""]
     budgets = [b for b in (10, 50, 100) if b <= config["budget"]]

@@ -124,9 +124,12 @@ def run_one(ensemble, X, y, *, updaters, strategies, budget: int, batch_size: in
     return rows, {k: [float(v) for v in c] for k, c in curves.items()}
 
 
-def _config_key(members, updaters, strategies, budget, batch_size) -> str:
-    text = json.dumps([members if isinstance(members, str) else [str(m) for m in members], updaters, strategies,
-                       budget, batch_size])
+def _config_key(members, updaters, strategies, budget, batch_size, detector=None) -> str:
+    parts = [members if isinstance(members, str) else [str(m) for m in members], updaters, strategies, budget,
+             batch_size]
+    if detector is not None:  # absent from older keys, so their saved runs stay valid
+        parts.append(str(detector))
+    text = json.dumps(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -136,7 +139,7 @@ def _say(progress: bool, text: str) -> None:
 
 
 def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="greedy", members="default",
-             out_dir="drama2-active", *, batch_size: int = 1, data_dir=None, progress: bool = True,
+             out_dir="drama2-active", *, detector=None, batch_size: int = 1, data_dir=None, progress: bool = True,
              resume: bool = True):
     """Simulated active discovery over datasets × seeds; writes results, curves, a report and figures.
 
@@ -159,6 +162,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
         Run directory: ``results.csv`` (one row per dataset × seed × method),
         ``curves.csv`` (D(k) per method), ``report.md``, ``figures/<dataset>.png``
         and ``runs/`` (one file per finished dataset × seed).
+    detector : str, optional
+        One scorer spec (e.g. ``"iforest"``) fitted instead of an ensemble; ``members``
+        is then ignored. With an isolation forest, ``"aad"`` re-weights its leaves.
     batch_size : int, default 1
         Queries per round.
     data_dir : str, optional
@@ -205,7 +211,11 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
 
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    key = _config_key(members, updaters, strategies, int(budget), int(batch_size))
+    if detector is not None:
+        from drama2.detect import make_detector
+
+        make_detector(detector)  # a bad spec fails here, before any data is loaded
+    key = _config_key(members, updaters, strategies, int(budget), int(batch_size), detector)
     rows, curves = [], []
     total = sum(len(s) for s in seed_map.values())
     done = 0
@@ -228,12 +238,16 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ensemble = Ensemble(members=members, random_state=seed).fit(data.X)
+                if detector is None:
+                    ensemble = Ensemble(members=members, random_state=seed).fit(data.X)
+                else:
+                    ensemble = make_detector(detector, random_state=seed).fit(data.X)
             fit_seconds = time.perf_counter() - start
             run_rows, run_curves = run_one(ensemble, data.X, data.y, updaters=updaters, strategies=strategies,
                                            budget=int(budget), batch_size=int(batch_size), seed=seed,
                                            base={"dataset": name, "seed": seed, "n_members":
-                                                 len(ensemble.member_labels_), "fit_seconds": fit_seconds})
+                                                 len(getattr(ensemble, "member_labels_", (detector,))),
+                                                 "fit_seconds": fit_seconds})
             run_curve_rows = [{"dataset": name, "seed": seed, "method": method, "curve": curve}
                               for method, curve in run_curves.items()]
             tmp = path.with_suffix(".tmp")
@@ -251,7 +265,8 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
                           "found": value} for c in curves for k, value in enumerate(c["curve"], 1)])
     long.to_csv(out / "curves.csv", index=False)
     config = {"datasets": datasets, "seeds": seed_map, "budget": int(budget), "updaters": updaters,
-              "strategies": strategies, "members": members, "batch_size": int(batch_size)}
+              "strategies": strategies, "members": members if detector is None else None,
+              "detector": detector, "batch_size": int(batch_size)}
     report = write_report(results, long, out, config)
     _say(progress, f"results: {out / 'results.csv'}; report: {report}")
     return results

@@ -152,22 +152,30 @@ class _Reweighting(Updater):
 
 
 class AADUpdater(_Reweighting):
-    """``"aad"``: Active Anomaly Discovery re-weighting (Das et al.); see :mod:`drama2.active.aad`.
+    """``"aad"``: Active Anomaly Discovery re-weighting (Das et al.).
 
-    Once labels arrive the score is AAD's linear ``w · z`` over the ensemble's
-    normalised member scores (a weighted mean, whatever the ensemble's own
-    combination), starting from the ensemble's weights.
+    What is re-weighted depends on the detector:
+
+    * an isolation forest (drama2's ``iforest``, PyOD's ``IForest`` or
+      scikit-learn's ``IsolationForest``): every leaf of every tree is a member
+      (tree-based AAD, :mod:`drama2.active.forest_aad`). The initial ranking is
+      the forest's own; feedback moves the weight of single leaves, and with
+      them the rows that share those leaves;
+    * an :class:`~drama2.ensemble.Ensemble`: its members
+      (:mod:`drama2.active.aad`). Once labels arrive the score is the linear
+      ``w · z`` over the normalised member scores (a weighted mean, whatever the
+      ensemble's own combination), starting from the ensemble's weights.
 
     Parameters
     ----------
     tau : float, default 0.03
         Top quantile the labelled anomalies are pushed into.
     prior_variance : float, default 0.5
-        σ² of the pull towards the ensemble's initial weights (the pull weakens as 1/labels).
+        σ² of the pull towards the initial weights (the pull weakens as 1/labels).
     n_rounds : int, default 2
         Quantile re-computations per update.
     n_steps : int, default 300
-        Projected-subgradient steps per round.
+        Subgradient steps per round.
     """
 
     name = "aad"
@@ -183,7 +191,31 @@ class AADUpdater(_Reweighting):
         return {"tau": self.tau, "prior_variance": self.prior_variance, "n_rounds": self.n_rounds,
                 "n_steps": self.n_steps}
 
+    def bind(self, detector, X, fitted_on_X):
+        from drama2.active.forest_aad import LeafFeatures, isolation_forest_of
+
+        forest = None if is_ensemble(detector) else isolation_forest_of(detector)
+        if forest is None:
+            if not is_ensemble(detector):
+                raise InvalidInputError(
+                    f"updater 'aad' re-weights the members of a drama2.ensemble.Ensemble or the leaves of an "
+                    f"isolation forest (drama2's 'iforest', PyOD's IForest, scikit-learn's IsolationForest); "
+                    f"{type(detector).__name__} is neither. Use updater='none' to rank by its scores as they are.")
+            self._leaves = None
+            return super().bind(detector, X, fitted_on_X)
+        self._leaves = LeafFeatures(forest, X)
+        self._prior = self._leaves.prior
+        self._weights = self._prior.copy()
+        self._initial = self._leaves.scores(self._prior)
+        return self._initial
+
     def _update(self, anomalies, nominals):
+        if self._leaves is not None:
+            from drama2.active.forest_aad import leaf_aad_scores
+
+            return leaf_aad_scores(self._leaves, anomalies, nominals, tau=self.tau,
+                                   prior_variance=self.prior_variance, n_rounds=self.n_rounds,
+                                   n_steps=self.n_steps, initial=self._initial)
         w = aad_weights(self._S, anomalies, nominals, self._prior, tau=self.tau,
                         prior_variance=self.prior_variance, n_rounds=self.n_rounds, n_steps=self.n_steps)
         return self._S @ w, w
