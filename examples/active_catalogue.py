@@ -21,6 +21,7 @@ import numpy as np
 
 import drama2
 from drama2.active import ActiveSession, Oracle, TerminalOracle
+from drama2.detect import make_detector
 from drama2.ensemble import Ensemble
 
 
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--ask", action="store_true", help="answer the queries yourself at the terminal")
     parser.add_argument("--budget", type=int, default=50, help="answers to reach in total (default 50)")
     parser.add_argument("--updater", default="aad", choices=["aad", "select", "none"])
+    parser.add_argument("--detector", default="ensemble", choices=["ensemble", "iforest"],
+                        help="ensemble: drama2's default ensemble; iforest: an isolation forest, whose leaves "
+                             "aad re-weights (finds the most anomalies in our benchmark; select needs the ensemble)")
     parser.add_argument("--store", default="active-labels.jsonl", help="label log (resumed when it exists)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -44,12 +48,16 @@ def main() -> None:
     ids = data.metadata.get("ids")
     ids = None if ids is None else [i.item() if hasattr(i, "item") else i for i in ids]
 
-    # ADAPT: the ensemble members (drama2 list scorers); fitted once on the whole table (transductive).
+    # ADAPT: the detector, fitted once on the whole table (transductive); ensemble members: drama2 list scorers.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ensemble = Ensemble(members="default", random_state=args.seed).fit(data.X)
-    print(f"{data.name}: {data.X.shape[0]} rows × {data.X.shape[1]} features, ensemble of "
-          f"{len(ensemble.member_labels_)} members")
+        if args.detector == "iforest":
+            ensemble = make_detector("iforest", random_state=args.seed).fit(data.X)
+        else:
+            ensemble = Ensemble(members="default", random_state=args.seed).fit(data.X)
+    described = (f"ensemble of {len(ensemble.member_labels_)} members" if args.detector == "ensemble" else
+                 "isolation forest")
+    print(f"{data.name}: {data.X.shape[0]} rows × {data.X.shape[1]} features, {described}")
 
     if args.ask:
         oracle = TerminalOracle()
@@ -70,7 +78,7 @@ def main() -> None:
     if data.y is not None and record.n_queries:
         static = drama2.evaluation.ranking_discovery_curve(data.y, ensemble.decision_scores_, record.n_queries)
         print(f"the frozen initial ranking finds {static[-1]:.0f} in as many queries")
-    if session.weights is not None:
+    if session.weights is not None and args.detector == "ensemble":
         order = np.argsort(-session.weights)
         print("member weights now: " + ", ".join(f"{ensemble.member_labels_[j]} {session.weights[j]:.2f}"
                                                   for j in order[:5]))
