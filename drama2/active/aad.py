@@ -91,6 +91,22 @@ def _gradient(w, Z, coef, anomaly, q, z_tau, prior, lam):
     return lam * (w - prior) + (coef * off_q + c_t) @ Z - c_t.sum() * z_tau
 
 
+def _labelled_problem(anomalies, nominals, tau, prior_variance, n_rounds, n_steps):
+    """Check the settings; return the labelled rows (anomalies first), their anomaly flags and hinge coefficients.
+
+    The coefficients are -1/|A| for anomalies and +1/|N| for nominal rows, as :func:`_gradient` expects.
+    """
+    if not 0 < tau < 1:
+        raise InvalidInputError(f"tau must be in (0, 1), got {tau!r}.")
+    if prior_variance <= 0 or n_rounds < 1 or n_steps < 2:
+        raise InvalidInputError("prior_variance must be > 0, n_rounds >= 1 and n_steps >= 2.")
+    A = np.asarray(anomalies, dtype=np.intp).reshape(-1)
+    N = np.asarray(nominals, dtype=np.intp).reshape(-1)
+    anomaly = np.r_[np.ones(A.size, bool), np.zeros(N.size, bool)]
+    coef = np.where(anomaly, -1.0 / max(A.size, 1), 1.0 / max(N.size, 1))
+    return np.r_[A, N], anomaly, coef
+
+
 def aad_loss(w, member_scores, anomalies, nominals, prior, q, tau_row, *, prior_variance=PRIOR_VARIANCE) -> float:
     """The AAD objective of the module docstring at weights ``w`` (for tests and diagnostics).
 
@@ -176,18 +192,11 @@ def aad_weights(member_scores, anomalies, nominals, prior, *, tau: float = TAU,
     if S.ndim != 2 or S.shape[1] != prior.size:
         raise InvalidInputError(f"member_scores must be (n, {prior.size}) for {prior.size} prior weights, "
                                 f"got shape {S.shape}.")
-    if not 0 < tau < 1:
-        raise InvalidInputError(f"tau must be in (0, 1), got {tau!r}.")
-    if prior_variance <= 0 or n_rounds < 1 or n_steps < 2:
-        raise InvalidInputError("prior_variance must be > 0, n_rounds >= 1 and n_steps >= 2.")
-    A = np.asarray(anomalies, dtype=np.intp).reshape(-1)
-    N = np.asarray(nominals, dtype=np.intp).reshape(-1)
-    if A.size + N.size == 0:
+    labelled, anomaly, coef = _labelled_problem(anomalies, nominals, tau, prior_variance, n_rounds, n_steps)
+    if labelled.size == 0:
         return prior.copy()
-    lam = _prior_strength(prior, A.size + N.size, prior_variance)
-    Z = S[np.r_[A, N]]
-    anomaly = np.r_[np.ones(A.size, bool), np.zeros(N.size, bool)]
-    coef = np.where(anomaly, -1.0 / max(A.size, 1), 1.0 / max(N.size, 1))
+    lam = _prior_strength(prior, labelled.size, prior_variance)
+    Z = S[labelled]
     w = prior.copy()
     for _ in range(n_rounds):
         scores = S @ w

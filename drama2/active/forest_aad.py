@@ -29,8 +29,7 @@ import math
 
 import numpy as np
 
-from drama2.active.aad import PRIOR_VARIANCE, TAU, _gradient, _prior_strength, quantile_row
-from drama2.errors import InvalidInputError
+from drama2.active.aad import PRIOR_VARIANCE, TAU, _gradient, _labelled_problem, _prior_strength, quantile_row
 
 __all__ = ["LeafFeatures", "isolation_forest_of", "leaf_aad_scores", "average_path_length"]
 
@@ -154,20 +153,12 @@ def leaf_aad_scores(features: LeafFeatures, anomalies, nominals, *, tau: float =
     weights : ndarray of shape (n_nodes,)
         The prior itself when nothing is labelled.
     """
-    if not 0 < tau < 1:
-        raise InvalidInputError(f"tau must be in (0, 1), got {tau!r}.")
-    if prior_variance <= 0 or n_rounds < 1 or n_steps < 2:
-        raise InvalidInputError("prior_variance must be > 0, n_rounds >= 1 and n_steps >= 2.")
-    A = np.asarray(anomalies, dtype=np.intp).reshape(-1)
-    N = np.asarray(nominals, dtype=np.intp).reshape(-1)
+    labelled, anomaly, coef = _labelled_problem(anomalies, nominals, tau, prior_variance, n_rounds, n_steps)
     prior = features.prior
     w = prior.copy()
     scores = features.scores(w) if initial is None else np.asarray(initial, dtype=np.float64)
-    if A.size + N.size == 0:
+    if labelled.size == 0:
         return scores, w
-    labelled = np.r_[A, N]
-    anomaly = np.r_[np.ones(A.size, bool), np.zeros(N.size, bool)]
-    coef = np.where(anomaly, -1.0 / max(A.size, 1), 1.0 / max(N.size, 1))
     lam = _prior_strength(prior, labelled.size, prior_variance)
     for _ in range(n_rounds):
         row = quantile_row(scores, tau)
