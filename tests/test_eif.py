@@ -131,6 +131,56 @@ def test_range_threshold_never_leaves_a_child_empty(rng):
         assert np.any(reached == 0) == expect_empty
 
 
+
+@pytest.mark.parametrize("extension_level", [1, None])
+def test_range_gives_node_constant_columns_no_weight(rng, extension_level):
+    # Column 2 is constant everywhere; column 0 takes two values, so it is constant in many deeper nodes.
+    X = np.c_[np.repeat([0.0, 10.0], 128), rng.normal(size=256), np.full(256, 3.0), rng.normal(size=256)]
+    box = EIF(n_estimators=20, extension_level=extension_level, random_state=0).fit(X)
+    ranged = EIF(n_estimators=20, extension_level=extension_level, threshold="range", random_state=0).fit(X)
+    assert np.any(box.normals_[box.split_mask_][:, 2] != 0)  # the paper draws every component
+    # Walk the training rows (each tree holds all 256) down every tree: a split node's normal is nonzero
+    # only on columns that vary among the rows reaching it, and on all of them when fully extended.
+    normals, offsets, split = ranged.normals_, ranged.offsets_, ranged.split_mask_
+    x = X.astype(np.float32).astype(np.float64)
+    checked = 0
+    for tree in range(20):
+        slot = np.zeros(len(X), int)
+        for _ in range(ranged.max_depth_):
+            for node in np.unique(slot):
+                if split[tree, node]:
+                    rows = x[slot == node]
+                    varies = np.ptp(rows, axis=0) > 0
+                    used = normals[tree, node] != 0
+                    assert not np.any(used & ~varies)
+                    assert used.any() and (extension_level == 1 or np.array_equal(used, varies))
+                    checked += 1
+            slot = 2 * slot + 1 + (np.einsum("nd,nd->n", normals[tree, slot], x) >= offsets[tree, slot])
+    assert checked > 20 * 30
+
+
+def test_range_makes_a_node_of_equal_samples_a_leaf(rng):
+    # 200 copies of one point and 5 distinct points. A range split always leaves at least one distinct point
+    # on the side without the copies, so the copies are alone after at most 5 splits; the node is then a leaf
+    # (isotree's rule) at depth <= 5, below the height limit of 8, credited c(200).
+    X = np.r_[np.zeros((200, 3)), rng.normal(3.0, 1.0, size=(5, 3))]
+    ranged = EIF(n_estimators=20, threshold="range", random_state=0).fit(X)
+    lengths = ranged.leaf_path_lengths_
+    c200 = average_path_length(200)
+    copies_leaf = np.isclose(lengths - np.round(lengths - c200), c200)
+    assert np.all(copies_leaf.sum(axis=1) == 1)  # exactly one leaf per tree holds the copies
+    assert np.all(np.round(lengths[copies_leaf] - c200) <= 5)
+    # Scored as new data, a copy takes that leaf in every tree.
+    np.testing.assert_allclose(ranged.score_samples(X[:1]),
+                               2.0 ** -(lengths[copies_leaf].mean() / average_path_length(205)), rtol=1e-6)
+    # The paper's rule keeps splitting the copies (they all go one way) down to the height limit.
+    box = EIF(n_estimators=20, random_state=0).fit(X)
+    assert np.all(np.isclose(box.leaf_path_lengths_, ranged.max_depth_ + c200).sum(axis=1) == 1)
+    # All-equal rows: every root is a leaf.
+    flat = EIF(n_estimators=5, threshold="range", random_state=0).fit(np.ones((50, 4)))
+    assert not flat.split_mask_.any()
+    np.testing.assert_allclose(flat.decision_scores_, 2.0 ** -1.0, rtol=1e-6)
+
 # ---------------------------------------------------------------------------- quality
 @pytest.mark.parametrize("threshold", ["box", "range"])
 @pytest.mark.parametrize("extension_level", [0, 1, None])

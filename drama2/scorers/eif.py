@@ -176,7 +176,10 @@ class EIF(BaseDetector):
         the axis-aligned bounding box of the node's samples, so a child may be
         empty. ``"range"`` (isotree's extended model): the split point uniform
         along the range of the projections ``x . n`` of the node's samples, so
-        both children are non-empty whenever those projections differ.
+        both children are non-empty whenever those projections differ. With
+        ``"range"`` the trees also follow isotree's node rules: a node whose
+        samples are all equal is a leaf, and columns constant within a node
+        get no weight in its normal (``"box"`` keeps the paper's rules).
     max_depth : "auto" or int, default "auto"
         Height limit l: ``"auto"`` is ``ceil(log2(psi))``. Trees are stored
         complete, so memory grows as ``2 ** max_depth``.
@@ -547,6 +550,12 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
         slot = torch.where(alive, tree * W + node, n_slots)
         counts = torch.bincount(slot.reshape(-1), minlength=n_slots + 1)[:n_slots].reshape(T, W)
         is_leaf = active if k == depth else active & (counts <= 1)
+        if threshold == "range" and k < depth:
+            # isotree's node rules: a node whose samples are all equal is a leaf, and a column that is constant
+            # in a node takes no part in that node's normal (it cannot separate the node's samples).
+            varies = (per_node_extreme(sample, slot, n_slots, "amax")
+                      > per_node_extreme(sample, slot, n_slots, "amin")).reshape(T, W, d)
+            is_leaf = is_leaf | (active & ~varies.any(-1))
         t_leaf, j_leaf = is_leaf.nonzero(as_tuple=True)
         if len(t_leaf):
             # A leaf's samples (and later any new sample) walk always-right through the n = 0 slots below it.
@@ -561,12 +570,17 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
         # Random numbers for every slot of the level, drawn on the CPU whatever the data or device.
         normal = torch.randn(T, W, width, generator=gen, dtype=dtype)
         if keep < d:
-            chosen = torch.rand(T, W, d, generator=gen).topk(keep, dim=-1).indices  # [T, W, keep]
+            keys = torch.rand(T, W, d, generator=gen)
+            if threshold == "range":  # varying columns first; constant ones only to fill up, and zeroed below
+                keys = keys.to(device).masked_fill_(~varies, -1.0).cpu()
+            chosen = keys.topk(keep, dim=-1).indices  # [T, W, keep]
             if not sparse:  # dense layout: zero the components that were not chosen
                 normal *= torch.zeros(T, W, d, dtype=dtype).scatter_(2, chosen, 1.0)
         uniform = torch.rand(T, W, width if threshold == "box" else 1, generator=gen, dtype=dtype)
         normal, uniform = normal.to(device), uniform.to(device)
         normal = normal * split[..., None]
+        if threshold == "range":
+            normal = normal * (varies.gather(2, chosen.to(device)) if sparse else varies)
 
         alive = alive & split.gather(1, node)
         slot = torch.where(alive, tree * W + node, n_slots)
