@@ -226,7 +226,9 @@ class EIF(BaseDetector):
 
     Notes
     -----
-    Building costs O(n_estimators * psi * max_depth * (extension_level + 1)).
+    Building costs O(n_estimators * psi * max_depth * (extension_level + 1)),
+    and O(n_estimators * psi * max_depth * n_features) with ``threshold="range"``,
+    whose node rules look at every column of a node's samples.
     Scoring costs O(n_samples * n_estimators * max_depth * (extension_level + 1))
     for the gathered levels, plus a matmul against all the nodes of the few
     top levels. Every routing decision is that of a fixed reference sum (see
@@ -572,7 +574,7 @@ def _build(sample, ext: int, depth: int, threshold: str, gen) -> _Forest:
         if keep < d:
             keys = torch.rand(T, W, d, generator=gen)
             if threshold == "range":  # varying columns first; constant ones only to fill up, and zeroed below
-                keys = keys.to(device).masked_fill_(~varies, -1.0).cpu()
+                keys.masked_fill_(~varies.cpu(), -1.0)
             chosen = keys.topk(keep, dim=-1).indices  # [T, W, keep]
             if not sparse:  # dense layout: zero the components that were not chosen
                 normal *= torch.zeros(T, W, d, dtype=dtype).scatter_(2, chosen, 1.0)
