@@ -242,8 +242,10 @@ def write_report(single, default, rules, lodo_auc, lodo_rule, select_default, se
     lines += ["", "## Label-efficient selection (`Ensemble.select`)", "",
               f"K labelled anomalies drawn from the training part ({DRAWS} draws per seed; sets with fewer "
               "training anomalies than K are left out of that column and the mean says over how many), weights "
-              "from `drama2.selection.select_weights` with the defaults (prior strength 1, temperature 0.02, the "
-              "labelled-anomaly proximity member from K = 2), combined by weighted mean, AUC on the test part.",
+              "from `drama2.selection.select_weights` with the defaults (prior strength 1; label weights = each "
+              "member's bootstrap probability, over 200 resamples of the labelled anomalies, of having the best "
+              "estimated AUC; the labelled-anomaly proximity member from K = 2), combined by weighted mean, AUC on "
+              "the test part.",
               "", "| members | " + " | ".join(f"K = {k}" for k in KS) + " |", "|---|" + "---:|" * len(KS)]
     for title, table in (("default (6)", select_default), ("wide (56)", select_wide)):
         cells = [f"{table[k].mean():.3f} ({table[k].notna().sum()} sets)" for k in KS]

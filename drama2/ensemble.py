@@ -473,12 +473,13 @@ class Ensemble(BaseDetector):
         return copy.copy(self).select(X, anomalies, nominals, **options)
 
     def select(self, X, anomalies, nominals=(), *, proximity: bool = True, prior_strength: float = 1.0,
-               temperature: float = 0.02) -> "Ensemble":
+               temperature: float | None = None) -> "Ensemble":
         """Re-weight the members with a few labelled rows (label-efficient selection).
 
         Every member's AUC is estimated from the labels (known anomalies
         against known nominals, or against the unlabelled rows when no
-        nominal is given), the estimates become soft weights, and those are
+        nominal is given), the estimates become soft weights (how likely each
+        member is to be the best, given how few labels there are), and those are
         shrunk towards the current weights (:func:`drama2.selection.selection_weights`).
         With ``proximity`` an extra member joins the vote: closeness to the
         nearest labelled anomaly (in the ensemble's scaled space), whose AUC
@@ -498,8 +499,10 @@ class Ensemble(BaseDetector):
             Add the labelled-anomaly proximity member (needs two or more labelled anomalies).
         prior_strength : float, default 1.0
             Labelled anomalies that weigh as much as the current weights.
-        temperature : float, default 0.02
-            Softmax temperature on the AUC scale.
+        temperature : float or None, default None
+            None weights the members by their bootstrap probability of ranking the
+            labelled anomalies best; a number uses a softmax of the estimated AUCs
+            at that temperature instead (:func:`drama2.selection.selection_weights`).
 
         Returns
         -------

@@ -3,8 +3,9 @@
 DRAMA's "recommended configuration" picked the reducer × metric whose scores
 put the labelled anomalies highest. With a handful of labels that choice is
 noisy, so here every member's quality is estimated from the labels, turned
-into soft weights, and shrunk towards the unsupervised weights by an amount
-that falls as labels accumulate.
+into soft weights (by default each member's bootstrap probability of being
+the best, so the weights are as sure as the labels allow), and shrunk towards
+the unsupervised weights by an amount that falls as labels accumulate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 
-__all__ = ["Selection", "ecdf", "labelled_auc", "proximity", "select_weights", "selection_weights"]
+__all__ = ["Selection", "anomaly_ranks", "ecdf", "labelled_auc", "probability_best", "proximity", "select_weights",
+           "selection_weights"]
+
+#: Bootstrap resamples of the labelled anomalies behind :func:`probability_best`.
+BOOTSTRAP_DRAWS = 200
 
 
 def ecdf(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -42,8 +47,8 @@ def _indices(values, n_rows: int, what: str) -> np.ndarray:
     return idx
 
 
-def labelled_auc(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarray:
-    """Each member's AUC estimated from labelled anomalies against the other rows.
+def anomaly_ranks(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarray:
+    """Per labelled anomaly and member, the share of reference rows it outranks (ties count half).
 
     Parameters
     ----------
@@ -58,8 +63,10 @@ def labelled_auc(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarra
 
     Returns
     -------
-    ndarray of shape (n_members,)
-        The share of (anomaly, reference) pairs a member orders correctly, ties counting half.
+    ndarray of shape (n_anomalies, n_members)
+        Row ``i`` holds, for the ``i``-th distinct labelled anomaly (in increasing
+        row order), each member's share of correctly ordered (anomaly, reference)
+        pairs. Its column means are :func:`labelled_auc`.
     """
     S = np.asarray(member_scores, dtype=np.float64)
     if S.ndim != 2:
@@ -80,19 +87,73 @@ def labelled_auc(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarra
         raise InvalidInputError("every row is labelled an anomaly; there is nothing to compare them with.")
     # Count, per member, the reference rows below (and tied with) each labelled anomaly: O(n·k), no sort,
     # since k is small and the reference can be every training row.
-    below = np.zeros(S.shape[1])
-    for row in S[anomalies]:
-        below += (reference < row).sum(axis=0) + 0.5 * (reference == row).sum(axis=0)
-    return below / (anomalies.size * reference.shape[0])
+    ranks = np.empty((anomalies.size, S.shape[1]))
+    for i, row in enumerate(S[anomalies]):
+        ranks[i] = (reference < row).sum(axis=0) + 0.5 * (reference == row).sum(axis=0)
+    return ranks / reference.shape[0]
+
+
+def labelled_auc(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarray:
+    """Each member's AUC estimated from labelled anomalies against the other rows.
+
+    Parameters
+    ----------
+    member_scores, anomalies, nominals
+        As in :func:`anomaly_ranks`.
+
+    Returns
+    -------
+    ndarray of shape (n_members,)
+        The share of (anomaly, reference) pairs a member orders correctly, ties counting half.
+    """
+    return anomaly_ranks(member_scores, anomalies, nominals).mean(axis=0)
+
+
+def probability_best(ranks: np.ndarray, n_draws: int = BOOTSTRAP_DRAWS, random_state=0) -> np.ndarray:
+    """Each member's bootstrap probability of having the highest estimated AUC.
+
+    The labelled anomalies are resampled with replacement ``n_draws`` times;
+    in each resample the member(s) with the highest mean rank win (a tie
+    shares the win). With few labels the estimates are noisy and the wins
+    spread over the members that are plausibly best; as labels accumulate they
+    concentrate on the member that is. One label cannot be resampled into
+    anything but itself, so it gives all weight to the member(s) that rank it
+    highest, and the prior (see :func:`selection_weights`) does the hedging.
+
+    Parameters
+    ----------
+    ranks : ndarray of shape (n_anomalies, n_members)
+        As returned by :func:`anomaly_ranks`.
+    n_draws : int, default 200
+        Bootstrap resamples.
+    random_state : int, default 0
+        Seed of the resampling, fixed so that the same labels always give the same weights.
+
+    Returns
+    -------
+    ndarray of shape (n_members,)
+        Non-negative, summing to 1.
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    k = ranks.shape[0]
+    draws = np.random.default_rng(random_state).integers(0, k, size=(n_draws, k))
+    auc = ranks[draws].mean(axis=1)
+    best = np.isclose(auc, auc.max(axis=1, keepdims=True), rtol=0.0, atol=1e-12)
+    return (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
 
 
 def selection_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=None,
-                      prior_strength: float = 1.0, temperature: float = 0.02) -> np.ndarray:
+                      prior_strength: float = 1.0, temperature: float | None = None) -> np.ndarray:
     """Member weights from a few labels, shrunk towards unsupervised prior weights.
 
-    Each member's AUC is estimated with :func:`labelled_auc`; the label
-    weights are a softmax of those AUCs at ``temperature`` (a member 0.05 AUC
-    behind the best gets e⁻¹ of its weight at 0.05). With ``k``
+    Each member's ranking of the labelled anomalies is measured with
+    :func:`anomaly_ranks`. By default the label weights are each member's
+    bootstrap probability of having the best estimated AUC
+    (:func:`probability_best`): with three labels several members are
+    plausibly best and share the weight, with twenty the best one takes it.
+    With a ``temperature`` they are instead a softmax of the estimated AUCs at
+    that temperature (a member 0.05 AUC behind the best gets e⁻¹ of its
+    weight at 0.05), equally sharp whatever the number of labels. With ``k``
     labelled anomalies the result is ``(prior_strength · prior + k · label
     weights) / (prior_strength + k)``: one label barely moves the prior, twenty
     mostly replace it.
@@ -101,36 +162,40 @@ def selection_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prio
     ----------
     member_scores : ndarray of shape (n_samples, n_members)
     anomalies, nominals : array-like of int
-        Labelled rows, as in :func:`labelled_auc`.
+        Labelled rows, as in :func:`anomaly_ranks`.
     prior : array-like of shape (n_members,) or None
         Unsupervised weights (None: equal).
     prior_strength : float, default 1.0
         The number of labelled anomalies that weighs as much as the prior.
-    temperature : float, default 0.02
-        Softmax temperature on the AUC scale; smaller prefers the best member more sharply.
+    temperature : float or None, default None
+        None: bootstrap probability of being best. A number > 0: softmax
+        temperature on the AUC scale; smaller prefers the best member more sharply.
 
     Returns
     -------
     ndarray of shape (n_members,)
         Non-negative weights summing to 1.
     """
-    auc = labelled_auc(member_scores, anomalies, nominals)
-    return _weights_from_auc(auc, np.unique(np.asarray(anomalies).reshape(-1)).size, prior, prior_strength,
-                             temperature)
+    return _weights_from_ranks(anomaly_ranks(member_scores, anomalies, nominals), prior, prior_strength,
+                               temperature)
 
 
-def _weights_from_auc(auc: np.ndarray, k: int, prior, prior_strength: float, temperature: float) -> np.ndarray:
+def _weights_from_ranks(ranks: np.ndarray, prior, prior_strength: float, temperature: float | None) -> np.ndarray:
     if not (np.isfinite(prior_strength) and prior_strength >= 0):
         raise InvalidInputError(f"prior_strength must be a finite number >= 0, got {prior_strength!r}.")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise InvalidInputError(f"temperature must be a finite number > 0, got {temperature!r}.")
-    m = auc.size
+    if temperature is not None and not (np.isfinite(temperature) and temperature > 0):
+        raise InvalidInputError(f"temperature must be None or a finite number > 0, got {temperature!r}.")
+    k, m = ranks.shape
     prior = np.full(m, 1.0 / m) if prior is None else np.asarray(prior, dtype=np.float64).reshape(-1)
     if prior.size != m or (prior < 0).any() or prior.sum() <= 0:
         raise InvalidInputError(f"prior must be {m} non-negative weights, not all zero.")
     prior = prior / prior.sum()
-    label_weights = np.exp((auc - auc.max()) / temperature)
-    label_weights /= label_weights.sum()
+    if temperature is None:
+        label_weights = probability_best(ranks)
+    else:
+        auc = ranks.mean(axis=0)
+        label_weights = np.exp((auc - auc.max()) / temperature)
+        label_weights /= label_weights.sum()
     weights = (prior_strength * prior + k * label_weights) / (prior_strength + k)
     return weights / weights.sum()
 
@@ -184,7 +249,7 @@ class Selection:
 
 
 def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=None, Xd=None,
-                   prior_strength: float = 1.0, temperature: float = 0.02) -> Selection:
+                   prior_strength: float = 1.0, temperature: float | None = None) -> Selection:
     """Label-efficient selection: member weights plus, optionally, a labelled-anomaly proximity member.
 
     The proximity member scores a row by its closeness to the nearest
@@ -204,7 +269,9 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     Xd : ndarray of shape (n_samples, n_features) or None
         The labelled data in the space distances are measured in; None (or
         fewer than two labelled anomalies) leaves the proximity member out.
-    prior_strength, temperature : float
+    prior_strength : float
+        As in :func:`selection_weights`.
+    temperature : float or None
         As in :func:`selection_weights`.
 
     Returns
@@ -215,9 +282,9 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     anomalies = _indices(anomalies, S.shape[0], "anomalies")
     prior = np.full(S.shape[1], 1.0 / S.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
     if Xd is None or anomalies.size < 2:
-        auc = labelled_auc(S, anomalies, nominals)
-        weights = _weights_from_auc(auc, anomalies.size, prior, prior_strength, temperature)
-        return Selection(weights=weights, labelled_auc=auc)
+        ranks = anomaly_ranks(S, anomalies, nominals)
+        weights = _weights_from_ranks(ranks, prior, prior_strength, temperature)
+        return Selection(weights=weights, labelled_auc=ranks.mean(axis=0))
     anchors = np.asarray(Xd, dtype=np.float64)[anomalies]
     closeness = proximity(Xd, anchors)
     from scipy.spatial.distance import cdist
@@ -228,10 +295,10 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     reference = np.sort(np.delete(closeness, anomalies))
     column = ecdf(reference, closeness)
     S = np.column_stack([S, column])
-    auc = labelled_auc(S, anomalies, nominals)
-    weights = _weights_from_auc(auc, anomalies.size, np.append(prior, 0.0), prior_strength, temperature)
+    ranks = anomaly_ranks(S, anomalies, nominals)
+    weights = _weights_from_ranks(ranks, np.append(prior, 0.0), prior_strength, temperature)
     proximity_weight, weights = float(weights[-1]), weights[:-1]
     if weights.sum() <= 0 or proximity_weight >= 1.0:  # the members always keep a share, however small
         weights, proximity_weight = np.full(weights.size, 1.0 / weights.size), min(proximity_weight, 1 - 1e-9)
     return Selection(weights=weights / weights.sum(), proximity_weight=proximity_weight, anchors=anchors,
-                     proximity_reference=reference, train_proximity=column, labelled_auc=auc)
+                     proximity_reference=reference, train_proximity=column, labelled_auc=ranks.mean(axis=0))

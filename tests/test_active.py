@@ -269,7 +269,7 @@ def test_select_updater_uses_ensemble_select_and_leaves_the_ensemble_alone(fitte
     reversed_anomalies = sorted(len(X) - 1 - anomalies)
     other.tell({int(i): 1 for i in reversed_anomalies})
     S = ensemble.member_scores(X[::-1])
-    w = selection_weights(S, reversed_anomalies, [], prior=ensemble.weights_, prior_strength=1.0, temperature=0.02)
+    w = selection_weights(S, reversed_anomalies, [], prior=ensemble.weights_, prior_strength=1.0)
     assert other.weights == pytest.approx(w)
     assert other.scores == pytest.approx(S @ w)
 

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from drama2 import InvalidInputError
 from drama2.ensemble import Ensemble, _weighted_median
-from drama2.selection import labelled_auc, select_weights, selection_weights
+from drama2.selection import anomaly_ranks, labelled_auc, probability_best, select_weights, selection_weights
 
 CHEAP = ["iforest", "knn[n_neighbors=10]", "drama[reducer=pca, metric=[l2, mahalanobis]]", "pyod:HBOS"]
 
@@ -220,6 +220,45 @@ def test_selection_shrinks_towards_the_prior():
     assert one[0] > 0.8  # one label barely moves the prior
     assert many[1] > 0.7  # twenty labels mostly replace it
     assert selection_weights(S, np.arange(20), prior=prior, prior_strength=0)[1] > 0.99
+
+
+def test_probability_best_follows_the_evidence():
+    rng = np.random.default_rng(1)
+    S = rng.random((400, 3))
+    S[:30, 0] += 0.30  # member 0 clearly ranks the anomalies highest
+    S[:30, 1] += 0.25  # member 1 nearly as well
+    ranks = anomaly_ranks(S, np.arange(30))
+    np.testing.assert_allclose(ranks.mean(axis=0), labelled_auc(S, np.arange(30)))
+    many = probability_best(ranks)
+    few = np.mean([probability_best(ranks[i:i + 3]) for i in range(0, 30, 3)], axis=0)  # ten disjoint triples
+    for p in (few, many):
+        assert p.sum() == pytest.approx(1.0) and (p >= 0).all()
+    # more labels, more certainty: the best member's share grows and the worst one's shrinks
+    assert many[0] > few[0] and many[2] < few[2]
+    assert many[0] > many[1] > many[2]
+    # the estimate is a bootstrap: check it against resampling by hand
+    draws = np.random.default_rng(0).integers(0, 30, size=(200, 30))
+    wins = np.zeros(3)
+    for draw in draws:
+        auc = ranks[draw].mean(axis=0)
+        best = [j for j in range(3) if auc[j] >= auc.max() - 1e-12]  # a tie shares the win
+        wins[best] += 1 / len(best) / 200
+    np.testing.assert_allclose(many, wins)
+    # one label: every resample is that label, so its best member takes everything; ties share
+    one = probability_best(np.array([[0.9, 0.95, 0.95]]))
+    np.testing.assert_allclose(one, [0.0, 0.5, 0.5])
+
+
+def test_selection_temperature_keeps_the_softmax_rule():
+    rng = np.random.default_rng(0)
+    S = rng.random((300, 3))
+    S[:10, 1] += 0.5
+    auc = labelled_auc(S, np.arange(10))
+    soft = np.exp((auc - auc.max()) / 0.05)
+    expected = (np.full(3, 1 / 3) + 10 * soft / soft.sum()) / 11
+    np.testing.assert_allclose(selection_weights(S, np.arange(10), temperature=0.05), expected)
+    with pytest.raises(InvalidInputError, match="temperature"):
+        selection_weights(S, np.arange(10), temperature=0.0)
 
 
 def test_select_raises_labelled_anomalies_and_generalises():

@@ -235,15 +235,17 @@ class SelectUpdater(_Reweighting):
     ----------
     prior_strength : float, default 1.0
         Labelled anomalies it takes to weigh as much as the initial weights.
-    temperature : float, default 0.02
-        How sharply better-ranking members are preferred.
+    temperature : float or None, default None
+        None: weight members by their bootstrap probability of ranking the
+        labelled anomalies best; a number: a softmax of their estimated AUCs
+        at that temperature.
     proximity : bool, default True
         Let closeness to the labelled anomalies join as a member (training rows only).
     """
 
     name = "select"
 
-    def __init__(self, prior_strength: float = 1.0, temperature: float = 0.02, proximity: bool = True):
+    def __init__(self, prior_strength: float = 1.0, temperature: float | None = None, proximity: bool = True):
         self.prior_strength = prior_strength
         self.temperature = temperature
         self.proximity = proximity
