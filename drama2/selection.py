@@ -137,7 +137,11 @@ def probability_best(ranks: np.ndarray, n_draws: int = BOOTSTRAP_DRAWS, random_s
     ranks = np.asarray(ranks, dtype=np.float64)
     k = ranks.shape[0]
     draws = np.random.default_rng(random_state).integers(0, k, size=(n_draws, k))
-    auc = ranks[draws].mean(axis=1)
+    # How often each labelled anomaly is drawn in each resample: (draws × k) counts instead of a
+    # (draws × k × members) gather, which would grow with the labels an active session collects.
+    counts = np.zeros((n_draws, k))
+    np.add.at(counts, (np.arange(n_draws)[:, None], draws), 1.0)
+    auc = counts @ ranks / k
     best = np.isclose(auc, auc.max(axis=1, keepdims=True), rtol=0.0, atol=1e-12)
     return (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
 
