@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--label", help="column of known 0/1 labels, for a simulated expert")
     parser.add_argument("--ask", action="store_true", help="answer the queries yourself at the terminal")
     parser.add_argument("--budget", type=int, default=50, help="answers to reach in total (default 50)")
-    parser.add_argument("--updater", default="aad", choices=["aad", "select", "none"])
+    parser.add_argument("--updater", default="auto", choices=["auto", "aad", "select", "none"],
+                        help="auto: select for the ensemble, aad for the isolation forest (default)")
     parser.add_argument("--detector", default="ensemble", choices=["ensemble", "iforest"],
                         help="ensemble: drama2's default ensemble; iforest: an isolation forest, whose leaves "
                              "aad re-weights (finds the most anomalies in our benchmark; select needs the ensemble)")

@@ -287,6 +287,23 @@ def test_any_detector_works_with_the_frozen_updater(fitted):
         ActiveSession(model, X, updater="aad")
 
 
+def test_auto_updater_picks_by_detector_and_logs_its_choice(fitted, tmp_path):
+    from drama2 import Drama
+    from drama2.detect import make_detector
+
+    ensemble, X, y = fitted
+    forest = make_detector("iforest", random_state=0).fit(X)
+    assert ActiveSession(ensemble, X, fitted_on_X=True).updater.name == "select"
+    assert ActiveSession(forest, X, fitted_on_X=True).updater.name == "aad"
+    assert ActiveSession(Drama(random_state=0).fit(X), X).updater.name == "none"
+    # The log records the updater chosen, so the explicit name resumes an "auto" session and vice versa.
+    log = tmp_path / "labels.jsonl"
+    first = ActiveSession(ensemble, X, fitted_on_X=True, store=log)
+    first.run(Oracle.from_labels(y), budget=4)
+    resumed = ActiveSession(ensemble, X, fitted_on_X=True, updater="select", store=log)
+    assert resumed.labels == first.labels and resumed.scores == pytest.approx(first.scores)
+
+
 def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):
     ensemble, X, _ = fitted
     log = tmp_path / "labels.jsonl"
@@ -374,7 +391,7 @@ def test_a_log_of_another_session_is_refused(fitted, tmp_path):
     ensemble, X, y = fitted
     log = tmp_path / "labels.jsonl"
     ActiveSession(ensemble, X, fitted_on_X=True, store=log).run(Oracle.from_labels(y), budget=3)
-    with pytest.raises(InvalidInputError, match="updater: log has 'aad', this session has 'none'"):
+    with pytest.raises(InvalidInputError, match="updater: log has 'select', this session has 'none'"):
         ActiveSession(ensemble, X, fitted_on_X=True, updater="none", store=log)
     with pytest.raises(InvalidInputError, match="ids_sha256"):
         ActiveSession(ensemble, X, ids=[f"r{i}" for i in range(len(X))], fitted_on_X=True, store=log)

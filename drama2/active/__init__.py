@@ -6,10 +6,14 @@ A :class:`ActiveSession` ranks the rows of a table with a fitted detector
 re-ranks with an *updater*:
 
 - ``"aad"`` — Active Anomaly Discovery (Das et al. 2016): the ensemble's member
-  weights are re-fitted so labelled anomalies rise into the top 3 % and labelled
-  nominal rows sink below it (:mod:`drama2.active.aad`);
+  weights, or an isolation forest's leaf weights, are re-fitted so labelled
+  anomalies rise into the top 3 % and labelled nominal rows sink below it
+  (:mod:`drama2.active.aad`, :mod:`drama2.active.forest_aad`);
 - ``"select"`` — label-efficient member selection (:mod:`drama2.selection`);
-- ``"none"`` — the frozen initial ranking.
+- ``"none"`` — the frozen initial ranking;
+- ``"auto"`` (the default) — ``"select"`` for an Ensemble, ``"aad"`` for an
+  isolation forest, ``"none"`` for other detectors: the choice that found the
+  most anomalies in ``benchmarks/results/active_discovery.md``.
 
 *Strategies* choose the queries: ``"greedy"`` (the best unanswered row),
 ``"topk"`` (the n best) and ``"diverse"`` (a batch spread over DRAMA clusters or

@@ -68,16 +68,21 @@ class ActiveSession:
     ----------
     detector : fitted detector
         Usually a fitted :class:`drama2.ensemble.Ensemble` (needed by the
-        ``"aad"`` and ``"select"`` updaters). Any detector with
-        ``score_samples`` works with ``updater="none"``.
+        ``"select"`` updater) or an isolation forest (whose leaves ``"aad"``
+        re-weights; ``"aad"`` also re-weights an Ensemble's members). Any
+        detector with ``score_samples`` works with ``updater="none"``.
     X : array-like of shape (n_samples, n_features)
         The rows to query.
     ids : sequence of int or str, optional
         One unique id per row (catalogue names, object ids); default 0 … n-1.
-    updater : {"aad", "none", "select"} or Updater, default "aad"
+    updater : {"auto", "aad", "select", "none"} or Updater, default "auto"
         How labels change the ranking: ``"aad"`` re-weights the ensemble's
-        members by Active Anomaly Discovery (Das et al.); ``"select"`` by
-        label-efficient member selection; ``"none"`` keeps the initial ranking.
+        members or the forest's leaves by Active Anomaly Discovery (Das et
+        al.); ``"select"`` the members by label-efficient member selection;
+        ``"none"`` keeps the initial ranking. ``"auto"`` takes the one that
+        found the most anomalies in our benchmark for this kind of detector:
+        ``"select"`` for an Ensemble, ``"aad"`` for an isolation forest,
+        ``"none"`` otherwise (the label log records the one chosen).
     strategy : {"greedy", "topk", "diverse"} or Strategy, default "greedy"
         Which rows to ask about: the best unanswered one, the ``n`` best, or a
         batch spread over clusters (DRAMA leaves or k-means).
@@ -108,7 +113,7 @@ class ActiveSession:
     >>> session.tell({q.id: "anomaly"})                                        # doctest: +SKIP
     """
 
-    def __init__(self, detector, X, ids=None, updater="aad", strategy="greedy", store=None, random_state=None,
+    def __init__(self, detector, X, ids=None, updater="auto", strategy="greedy", store=None, random_state=None,
                  *, fitted_on_X: bool = False):
         self.detector = detector
         self.X = check_array(X, estimator="ActiveSession")
@@ -116,7 +121,7 @@ class ActiveSession:
         self.ids = _check_ids(ids, self.n_rows)
         self._index = {i: k for k, i in enumerate(self.ids)}
         self.fitted_on_X = bool(fitted_on_X)
-        self.updater = make_updater(updater)
+        self.updater = make_updater(updater, detector)
         self.strategy = make_strategy(strategy)
         ids_sha = ids_digest(self.ids)
         self.seed = _seed(random_state, ids_sha)

@@ -100,10 +100,10 @@ def run_one(ensemble, X, y, *, updaters, strategies, budget: int, batch_size: in
     timing = {}
     for updater in updaters:
         for strategy in strategies:
-            method = f"{updater}/{strategy}"
             start = time.perf_counter()
             session = ActiveSession(ensemble, X, updater=updater, strategy=strategy, random_state=seed,
                                     fitted_on_X=True)
+            method = f"{session.updater.name}/{strategy}"  # "auto" reported as the updater it chose
             oracle = Oracle.from_labels(y)
             updates = []
             while session.n_answered < budget:  # session.run, keeping each update's time
@@ -154,7 +154,7 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
         Queries per session.
     updater, strategy : str or list of str
         Every combination runs on the same fit: ``"aad"``, ``"select"``, ``"none"``
-        × ``"greedy"``, ``"topk"``, ``"diverse"``.
+        or ``"auto"`` (reported as the updater it chose) × ``"greedy"``, ``"topk"``, ``"diverse"``.
     members : "default", "wide", str or list, default "default"
         Ensemble members (:class:`drama2.ensemble.Ensemble`): a named member set,
         a list of specs, or specs in one comma-separated string.
@@ -191,7 +191,7 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
     from drama2.active.strategies import STRATEGIES
     from drama2.active.updaters import UPDATERS
 
-    for name, known, what in [(u, UPDATERS, "updater") for u in updaters] + [(s, STRATEGIES, "strategy")
+    for name, known, what in [(u, ["auto", *UPDATERS], "updater") for u in updaters] + [(s, STRATEGIES, "strategy")
                                                                            for s in strategies]:
         if name not in known:
             raise InvalidInputError(f"unknown {what} {name!r}; use one of {', '.join(known)}.")

@@ -14,7 +14,7 @@ import numpy as np
 from drama2.active.aad import PRIOR_VARIANCE, TAU, aad_weights
 from drama2.errors import InvalidInputError
 
-__all__ = ["Updater", "FrozenUpdater", "AADUpdater", "SelectUpdater", "UPDATERS", "make_updater", "detector_scores",
+__all__ = ["Updater", "FrozenUpdater", "AADUpdater", "SelectUpdater", "UPDATERS", "auto_updater", "make_updater", "detector_scores",
            "is_ensemble", "member_matrix"]
 
 
@@ -275,16 +275,42 @@ class SelectUpdater(_Reweighting):
         return self._S @ w, w
 
 
-#: Updater names accepted by :class:`~drama2.active.ActiveSession`.
+#: Updater names accepted by :class:`~drama2.active.ActiveSession` (besides ``"auto"``).
 UPDATERS = {"none": FrozenUpdater, "aad": AADUpdater, "select": SelectUpdater}
 
 
-def make_updater(updater) -> Updater:
-    """An :class:`Updater` from a name (``"none"``, ``"aad"``, ``"select"``) or an instance (copied)."""
+def auto_updater(detector) -> str:
+    """The updater ``"auto"`` stands for with ``detector``: the one that found the most anomalies in our benchmark.
+
+    ``"select"`` for an :class:`~drama2.ensemble.Ensemble` (member AAD over a few members finds no more than
+    the frozen ranking there), ``"aad"`` for an isolation forest (its leaves are re-weighted) and ``"none"``
+    for any other detector, which has nothing to re-weight. See ``benchmarks/results/active_discovery.md``.
+    """
+    from drama2.active.forest_aad import isolation_forest_of
+
+    if is_ensemble(detector):
+        return "select"
+    return "aad" if isolation_forest_of(detector) is not None else "none"
+
+
+def make_updater(updater, detector=None) -> Updater:
+    """An :class:`Updater` from a name or an instance (copied).
+
+    Parameters
+    ----------
+    updater : {"auto", "aad", "select", "none"} or Updater
+    detector : fitted detector, optional
+        Needed to resolve ``"auto"`` (:func:`auto_updater`).
+    """
     import copy
 
     if isinstance(updater, Updater):
         return copy.deepcopy(updater)
+    if isinstance(updater, str) and updater == "auto":
+        if detector is None:
+            raise InvalidInputError("updater 'auto' is chosen from the detector; pass the detector as well.")
+        updater = auto_updater(detector)
     if isinstance(updater, str) and updater in UPDATERS:
         return UPDATERS[updater]()
-    raise InvalidInputError(f"unknown updater {updater!r}; use one of {', '.join(UPDATERS)} or an Updater instance.")
+    raise InvalidInputError(f"unknown updater {updater!r}; use 'auto', one of {', '.join(UPDATERS)} "
+                            "or an Updater instance.")
