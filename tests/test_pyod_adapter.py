@@ -60,6 +60,21 @@ def test_random_state_passed_only_where_accepted(data):
     assert pyod_scorer("ECOD", random_state=3).fit(X).decision_scores_.shape == (len(X),)  # ECOD takes none
 
 
+
+def test_seed_reaches_randomised_pyod_members_of_specs_and_ensembles(data):
+    """make_detector and Ensemble seed a pyod:* spec: two fits with one seed give the same scores."""
+    from drama2.detect import make_detector
+    from drama2.ensemble import Ensemble
+
+    X, _ = data
+    first, second = (make_detector("pyod:LODA", random_state=5).fit(X) for _ in range(2))
+    assert first.random_state == 5
+    np.testing.assert_array_equal(first.decision_scores_, second.decision_scores_)
+    other = make_detector("pyod:LODA", random_state=6).fit(X)
+    assert not np.array_equal(first.decision_scores_, other.decision_scores_)
+    a, b = (Ensemble(members=["pyod:LODA", "pyod:HBOS"], random_state=2).fit(X) for _ in range(2))
+    np.testing.assert_array_equal(a.member_scores(), b.member_scores())
+
 def test_auto_contamination(data):
     X, _ = data
     model = pyod_scorer("HBOS", contamination="auto").fit(X)

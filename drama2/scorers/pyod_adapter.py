@@ -269,8 +269,10 @@ def make_pyod_factory(name: str) -> Callable[..., PyODScorer]:
     """
     canonical = _canonical_name(name)
 
-    def factory(**params) -> PyODScorer:
-        return pyod_scorer(canonical, **params)
+    # contamination and random_state are named in the signature so callers that seed only the components
+    # accepting a seed (make_detector, Ensemble, bench) see that this one does.
+    def factory(*, contamination=0.1, random_state=None, **params) -> PyODScorer:
+        return pyod_scorer(canonical, contamination=contamination, random_state=random_state, **params)
 
     factory.__name__ = factory.__qualname__ = f"pyod_{canonical}"
     factory.__doc__ = (f"PyOD's {canonical} ({_scan_pyod()[canonical]}) as a drama2 scorer; keyword "
