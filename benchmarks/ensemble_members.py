@@ -8,7 +8,9 @@ and the test part saved with the labels to ``.cache/ensemble/<dataset>-<seed>.np
 evaluated on exactly the same member scores.
 
 Usage: ``DRAMA2_DATA=../shared/data python benchmarks/ensemble_members.py [dataset ...]``
-(already cached files are kept; ``--force`` refits).
+(already cached files are kept; ``--force`` refits; ``--refit=LABEL,LABEL`` refits only those members in
+the cached files and replaces their columns: each member's seed and normalisation depend on itself alone, so
+the other columns stay valid).
 """
 
 from __future__ import annotations
@@ -31,13 +33,16 @@ SEEDS = (1, 2, 3)
 POOL = list(WIDE_MEMBERS)
 
 
+def split(name: str, seed: int):
+    data = load_dataset(name)
+    return train_test_split(data.X, data.y, test_size=0.3, stratify=data.y, random_state=seed)
+
+
 def cache_one(name: str, seed: int, force: bool = False) -> Path:
     path = CACHE / f"{name}-{seed}.npz"
     if path.exists() and not force:
         return path
-    data = load_dataset(name)
-    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.3, stratify=data.y,
-                                                        random_state=seed)
+    X_train, X_test, y_train, y_test = split(name, seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -54,15 +59,39 @@ def cache_one(name: str, seed: int, force: bool = False) -> Path:
     return path
 
 
+def refit_members(name: str, seed: int, labels: list[str]) -> None:
+    """Refit ``labels`` on a cached split and replace their columns in the cache file."""
+    path = CACHE / f"{name}-{seed}.npz"
+    cached = dict(np.load(path, allow_pickle=False))
+    X_train, X_test, _, _ = split(name, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Ensemble(members=labels, random_state=seed).fit(X_train)
+        test = model.member_scores(X_test)
+    known = [str(label) for label in cached["labels"]]
+    for j, label in enumerate(model.member_labels_):
+        k = known.index(label)
+        cached["train"][:, k], cached["test"][:, k] = model.member_scores()[:, j], test[:, j]
+        cached["fit_seconds"][k] = model.member_fit_seconds_[label]
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **cached)
+    os.replace(tmp, path)
+    print(f"{name} seed {seed}: refitted {', '.join(model.member_labels_)}", flush=True)
+
+
 def main(argv: list[str]) -> None:
     force = "--force" in argv
+    refit = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--refit=")), None)
     names = [a for a in argv if not a.startswith("--")]
     if not names:
         sizes = {n: load_dataset(n).X.size for n in ODDS_FILES if n != "speech"}
         names = sorted(sizes, key=sizes.get)
     for name in names:
         for seed in SEEDS:
-            cache_one(name, seed, force)
+            if refit:
+                refit_members(name, seed, refit)
+            else:
+                cache_one(name, seed, force)
 
 
 if __name__ == "__main__":
