@@ -305,7 +305,9 @@ def active_group():
 @click.option("--datasets", required=True, help="Comma-separated dataset names with labels, e.g. wine,cardio.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (ensemble fit and tie-breaking).")
 @click.option("--budget", default=100, show_default=True, help="Queries per session.")
-@click.option("--updater", default="aad", show_default=True, help="Comma-separated updaters: aad, select, none.")
+@click.option("--updater", default="aad", show_default=True,
+              help="Comma-separated updaters: aad, select, none, auto (select for an ensemble, aad for an "
+                   "isolation forest).")
 @click.option("--strategy", default="greedy", show_default=True,
               help="Comma-separated strategies: greedy, topk, diverse.")
 @click.option("--members", default="default", show_default=True,
@@ -360,7 +362,8 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, detecto
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="Rows read and scored at a time.")
 @click.option("--drop-nan", is_flag=True, help="Leave rows with missing values out instead of failing.")
-@click.option("--figure", type=click.Path(dir_okay=False), help="Figure of the top anomalies beside their prototypes (.png, .pdf or .svg).")
+@click.option("--figure", type=click.Path(dir_okay=False),
+              help="Figure of the top anomalies beside their prototypes (.png, .pdf or .svg).")
 @click.option("--seed", default=0, show_default=True, help="Seeds the fit sample and the detector.")
 @click.option("--hdu", default="1", show_default=True, help="FITS extension holding the table (number or name).")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr [default: when a terminal].")

@@ -191,8 +191,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
     from drama2.active.strategies import STRATEGIES
     from drama2.active.updaters import UPDATERS
 
-    for name, known, what in [(u, ["auto", *UPDATERS], "updater") for u in updaters] + [(s, STRATEGIES, "strategy")
-                                                                           for s in strategies]:
+    checks = [(u, ["auto", *UPDATERS], "updater") for u in updaters] + [(s, STRATEGIES, "strategy")
+                                                                         for s in strategies]
+    for name, known, what in checks:
         if name not in known:
             raise InvalidInputError(f"unknown {what} {name!r}; use one of {', '.join(known)}.")
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:

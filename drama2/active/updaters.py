@@ -14,8 +14,8 @@ import numpy as np
 from drama2.active.aad import PRIOR_VARIANCE, TAU, aad_weights
 from drama2.errors import InvalidInputError
 
-__all__ = ["Updater", "FrozenUpdater", "AADUpdater", "SelectUpdater", "UPDATERS", "auto_updater", "make_updater", "detector_scores",
-           "is_ensemble", "member_matrix"]
+__all__ = ["Updater", "FrozenUpdater", "AADUpdater", "SelectUpdater", "UPDATERS", "auto_updater", "make_updater",
+           "detector_scores", "is_ensemble", "member_matrix"]
 
 
 def detector_scores(detector, X: np.ndarray, fitted_on_X: bool) -> np.ndarray:
