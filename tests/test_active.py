@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from drama2 import evaluation as ev
 from drama2.active import (
+    AADUpdater,
     ActiveSession,
     DiverseStrategy,
     Oracle,
@@ -302,6 +303,13 @@ def test_auto_updater_picks_by_detector_and_logs_its_choice(fitted, tmp_path):
     first.run(Oracle.from_labels(y), budget=4)
     resumed = ActiveSession(ensemble, X, fitted_on_X=True, updater="select", store=log)
     assert resumed.labels == first.labels and resumed.scores == pytest.approx(first.scores)
+    # A log written with another updater (and settings) resumes under "auto" with that updater.
+    other_log = tmp_path / "aad.jsonl"
+    aad = ActiveSession(ensemble, X, fitted_on_X=True, updater=AADUpdater(tau=0.05), store=other_log)
+    aad.run(Oracle.from_labels(y), budget=4)
+    again = ActiveSession(ensemble, X, fitted_on_X=True, store=other_log)
+    assert again.updater.name == "aad" and again.updater.tau == 0.05
+    assert again.labels == aad.labels and again.scores == pytest.approx(aad.scores)
 
 
 def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):

@@ -13,7 +13,7 @@ from drama2.active.labels import ANOMALY, LABELS, NOMINAL, SKIP, parse_label
 from drama2.active.records import DiscoveryRecord, Query
 from drama2.active.store import LabelLog, ids_digest, now
 from drama2.active.strategies import best_rows, make_strategy
-from drama2.active.updaters import make_updater
+from drama2.active.updaters import UPDATERS, make_updater
 from drama2.errors import InvalidInputError
 from drama2.validation import check_array
 
@@ -53,6 +53,21 @@ def _seed(random_state, ids_sha: str) -> int:
     raise InvalidInputError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}.")
 
 
+def _resumed_updater(updater, logged: dict | None):
+    """``updater``, except that ``"auto"`` with an existing log means the updater the log was written with.
+
+    So a script that relies on the default resumes its own sessions even after the default's choice changes;
+    an unknown name or settings in the log fall back to ``"auto"``, and the header check then says what differs.
+    """
+    if not (isinstance(updater, str) and updater == "auto" and logged and logged.get("updater") in UPDATERS):
+        return updater
+    params = logged.get("updater_params")
+    try:
+        return UPDATERS[logged["updater"]](**(params if isinstance(params, dict) else {}))
+    except TypeError:
+        return updater
+
+
 class ActiveSession:
     """Active anomaly discovery over the rows of ``X`` with a fitted detector.
 
@@ -82,7 +97,8 @@ class ActiveSession:
         ``"none"`` keeps the initial ranking. ``"auto"`` takes the one that
         found the most anomalies in our benchmark for this kind of detector:
         ``"select"`` for an Ensemble, ``"aad"`` for an isolation forest,
-        ``"none"`` otherwise (the label log records the one chosen).
+        ``"none"`` otherwise; when ``store`` holds a log already, the
+        updater (and settings) it was written with, so the session resumes.
     strategy : {"greedy", "topk", "diverse"} or Strategy, default "greedy"
         Which rows to ask about: the best unanswered one, the ``n`` best, or a
         batch spread over clusters (DRAMA leaves or k-means).
@@ -121,7 +137,9 @@ class ActiveSession:
         self.ids = _check_ids(ids, self.n_rows)
         self._index = {i: k for k, i in enumerate(self.ids)}
         self.fitted_on_X = bool(fitted_on_X)
-        self.updater = make_updater(updater, detector)
+        self._log = None if store is None else LabelLog(store)
+        logged, events = self._log.read() if self._log is not None and self._log.exists() else (None, [])
+        self.updater = make_updater(_resumed_updater(updater, logged), detector)
         self.strategy = make_strategy(strategy)
         ids_sha = ids_digest(self.ids)
         self.seed = _seed(random_state, ids_sha)
@@ -137,12 +155,9 @@ class ActiveSession:
         self._tells = 0
         self.last_update_seconds = 0.0
 
-        self._log = None
-        if store is not None:
-            self._log = LabelLog(store)
+        if self._log is not None:
             header = self._header(ids_sha)
-            if self._log.exists():
-                logged, events = self._log.read()
+            if logged is not None:
                 self._log.check_header(logged, header)
                 self._replay(events)
             else:
