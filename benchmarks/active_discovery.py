@@ -81,7 +81,8 @@ def _ratio_lines(table: pd.DataFrame, member_set: str) -> list[str]:
     lines = []
     for method in [m for m in ("aad/greedy", "select/greedy") if m in wide.columns]:
         ratio = (wide[method] / wide["static"]).where(wide["static"] > 0)  # undefined where static finds none
-        geometric = float(np.exp(np.log(ratio.dropna()).mean()))
+        with np.errstate(divide="ignore"):  # a method that finds none where static finds some: geometric mean 0
+            geometric = float(np.exp(np.log(ratio.dropna()).mean()))
         lines.append(f"| {member_set} | {method} | {wide[method].mean():.1f} | {static:.1f} | "
                      f"{wide[method].mean() / static:.2f} | {wide['optimal'].mean() / static:.2f} | "
                      f"{ratio.mean():.2f} / {geometric:.2f} / {ratio.median():.2f} ({ratio.count()}) | "

@@ -9,8 +9,8 @@ evaluated on exactly the same member scores.
 
 Usage: ``DRAMA2_DATA=../shared/data python benchmarks/ensemble_members.py [dataset ...]``
 (already cached files are kept; ``--force`` refits; ``--refit=LABEL,LABEL`` refits only those members in
-the cached files and replaces their columns: each member's seed and normalisation depend on itself alone, so
-the other columns stay valid).
+the cached files and replaces their columns: a scorer member's seed and normalisation depend on itself alone,
+so the other columns stay valid; DRAMA members share one fit per reducer and are refused).
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ def refit_members(name: str, seed: int, labels: list[str]) -> None:
 def main(argv: list[str]) -> None:
     force = "--force" in argv
     refit = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--refit=")), None)
+    if refit and any(label.startswith("drama") for label in refit):
+        sys.exit("--refit takes scorer members only: DRAMA members share one fit (and seed) per reducer; "
+                 "refit those with --force.")
     names = [a for a in argv if not a.startswith("--")]
     if not names:
         sizes = {n: load_dataset(n).X.size for n in ODDS_FILES if n != "speech"}

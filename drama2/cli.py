@@ -305,9 +305,9 @@ def active_group():
 @click.option("--datasets", required=True, help="Comma-separated dataset names with labels, e.g. wine,cardio.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (ensemble fit and tie-breaking).")
 @click.option("--budget", default=100, show_default=True, help="Queries per session.")
-@click.option("--updater", default="aad", show_default=True,
-              help="Comma-separated updaters: aad, select, none, auto (select for an ensemble, aad for an "
-                   "isolation forest).")
+@click.option("--updater", default="auto", show_default=True,
+              help="Comma-separated updaters: auto (select for an ensemble, aad for an isolation forest, none "
+                   "otherwise), aad, select, none.")
 @click.option("--strategy", default="greedy", show_default=True,
               help="Comma-separated strategies: greedy, topk, diverse.")
 @click.option("--members", default="default", show_default=True,

@@ -310,6 +310,28 @@ def test_auto_updater_picks_by_detector_and_logs_its_choice(fitted, tmp_path):
     again = ActiveSession(ensemble, X, fitted_on_X=True, store=other_log)
     assert again.updater.name == "aad" and again.updater.tau == 0.05
     assert again.labels == aad.labels and again.scores == pytest.approx(aad.scores)
+    # PyOD's IForest behind drama2's pyod:IForest spec is a forest too.
+    assert ActiveSession(make_detector("pyod:IForest", random_state=0).fit(X), X,
+                         fitted_on_X=True).updater.name == "aad"
+
+
+def test_auto_updater_reports_logs_it_cannot_resume(fitted, tmp_path):
+    import json
+
+    from drama2 import Drama
+
+    ensemble, X, y = fitted
+    log = tmp_path / "labels.jsonl"
+    ActiveSession(ensemble, X, fitted_on_X=True, store=log).run(Oracle.from_labels(y), budget=3)
+    with pytest.raises(InvalidInputError, match="written with updater 'select' for a Ensemble.*new store path"):
+        ActiveSession(Drama(random_state=0).fit(X), X, store=log)
+    # Damaged settings in the header: the header check names them instead of a crash during replay.
+    lines = log.read_text().splitlines()
+    header = json.loads(lines[0])
+    for damage in ({"updater": ["select"]}, {"updater_params": {**header["updater_params"], "prior_strength": "x"}}):
+        log.write_text("\n".join([json.dumps({**header, **damage}), *lines[1:]]) + "\n")
+        with pytest.raises(InvalidInputError, match="different session"):
+            ActiveSession(ensemble, X, fitted_on_X=True, store=log)
 
 
 def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):
@@ -456,3 +478,13 @@ def test_cli_active_simulate_writes_results_report_and_figures(data_dir, tmp_pat
     assert (out / "figures" / "wine.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     assert "| wine | 129 | 10 |" in report and "aad/greedy" in report
+
+
+def test_simulate_runs_auto_once_beside_the_updater_it_chose(fitted):
+    from drama2.active.simulate import run_one
+
+    ensemble, X, y = fitted
+    rows, curves = run_one(ensemble, X, y, updaters=["auto", "select", "none"], strategies=["greedy"], budget=5)
+    methods = [row["method"] for row in rows]
+    assert sorted(methods) == sorted(["select/greedy", "none/greedy", "static", "random", "optimal"])
+    assert set(curves) == set(methods)

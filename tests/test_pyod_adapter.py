@@ -60,7 +60,6 @@ def test_random_state_passed_only_where_accepted(data):
     assert pyod_scorer("ECOD", random_state=3).fit(X).decision_scores_.shape == (len(X),)  # ECOD takes none
 
 
-
 def test_seed_reaches_randomised_pyod_members_of_specs_and_ensembles(data):
     """make_detector and Ensemble seed a pyod:* spec: two fits with one seed give the same scores."""
     from drama2.detect import make_detector
@@ -74,6 +73,7 @@ def test_seed_reaches_randomised_pyod_members_of_specs_and_ensembles(data):
     assert not np.array_equal(first.decision_scores_, other.decision_scores_)
     a, b = (Ensemble(members=["pyod:LODA", "pyod:HBOS"], random_state=2).fit(X) for _ in range(2))
     np.testing.assert_array_equal(a.member_scores(), b.member_scores())
+
 
 def test_auto_contamination(data):
     X, _ = data

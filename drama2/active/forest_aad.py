@@ -52,12 +52,16 @@ def average_path_length(n) -> np.ndarray:
 def isolation_forest_of(detector):
     """The fitted scikit-learn ``IsolationForest`` behind ``detector``, or None.
 
-    Recognises drama2's ``iforest`` scorer, PyOD's ``IForest`` and scikit-learn's
+    Recognises drama2's ``iforest`` scorer, PyOD's ``IForest`` (also behind
+    drama2's ``pyod:IForest``, two wrappers deep) and scikit-learn's
     ``IsolationForest`` itself.
     """
     from sklearn.ensemble import IsolationForest
 
-    for candidate in (detector, getattr(detector, "estimator_", None), getattr(detector, "detector_", None)):
+    candidates = [detector]
+    for _ in range(2):  # the fitted model inside (estimator_ / detector_), and the one inside that
+        candidates = candidates + [getattr(c, name, None) for c in candidates for name in ("estimator_", "detector_")]
+    for candidate in candidates:
         if isinstance(candidate, IsolationForest) and hasattr(candidate, "estimators_"):
             return candidate
     return None

@@ -56,16 +56,31 @@ def _seed(random_state, ids_sha: str) -> int:
 def _resumed_updater(updater, logged: dict | None):
     """``updater``, except that ``"auto"`` with an existing log means the updater the log was written with.
 
-    So a script that relies on the default resumes its own sessions even after the default's choice changes;
-    an unknown name or settings in the log fall back to ``"auto"``, and the header check then says what differs.
+    So a script that relies on the default resumes its own sessions even after the default's choice changes.
+    A log whose updater name or settings are not what a built-in updater takes leaves ``"auto"`` as it is, and
+    the header check then says what differs.
     """
-    if not (isinstance(updater, str) and updater == "auto" and logged and logged.get("updater") in UPDATERS):
+    name = (logged or {}).get("updater")
+    if not (isinstance(updater, str) and updater == "auto" and isinstance(name, str) and name in UPDATERS):
         return updater
     params = logged.get("updater_params")
-    try:
-        return UPDATERS[logged["updater"]](**(params if isinstance(params, dict) else {}))
-    except TypeError:
+    defaults = UPDATERS[name]().params()
+    if not (isinstance(params, dict) and set(params) <= set(defaults)
+            and all(_same_kind(value, defaults[key]) for key, value in params.items())):
         return updater
+    return UPDATERS[name](**params)
+
+
+def _same_kind(value, default) -> bool:
+    """Whether a logged setting could stand where ``default`` does (a number for a number, None for None)."""
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if default is None:
+        return value is None or number(value)
+    return number(value) if number(default) else isinstance(value, type(default))
 
 
 class ActiveSession:
@@ -139,13 +154,22 @@ class ActiveSession:
         self.fitted_on_X = bool(fitted_on_X)
         self._log = None if store is None else LabelLog(store)
         logged, events = self._log.read() if self._log is not None and self._log.exists() else (None, [])
-        self.updater = make_updater(_resumed_updater(updater, logged), detector)
+        resumed = _resumed_updater(updater, logged)
+        self.updater = make_updater(resumed, detector)
         self.strategy = make_strategy(strategy)
         ids_sha = ids_digest(self.ids)
         self.seed = _seed(random_state, ids_sha)
         self._tiebreak = np.random.default_rng(self.seed).permutation(self.n_rows)
 
-        self._scores = self._initial_scores()
+        try:
+            self._scores = self._initial_scores()
+        except InvalidInputError as exc:
+            if resumed is updater:
+                raise
+            raise InvalidInputError(
+                f"the label log {self._log.path} was written with updater {self.updater.name!r} for a "
+                f"{logged.get('detector', 'different detector')}, which does not fit this {type(detector).__name__} "
+                f"({exc}). Resume it with the detector it was written for, or use a new store path.") from exc
         self.strategy.prepare(detector, self.X, self.fitted_on_X, self.seed)
         self._codes = np.full(self.n_rows, _UNANSWERED, dtype=np.int8)
         self._order: list[int] = []

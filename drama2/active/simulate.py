@@ -104,6 +104,8 @@ def run_one(ensemble, X, y, *, updaters, strategies, budget: int, batch_size: in
             session = ActiveSession(ensemble, X, updater=updater, strategy=strategy, random_state=seed,
                                     fitted_on_X=True)
             method = f"{session.updater.name}/{strategy}"  # "auto" reported as the updater it chose
+            if method in curves:  # "auto" beside the updater it chose: that session has run already
+                continue
             oracle = Oracle.from_labels(y)
             updates = []
             while session.n_answered < budget:  # session.run, keeping each update's time
@@ -138,7 +140,7 @@ def _say(progress: bool, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="greedy", members="default",
+def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="greedy", members="default",
              out_dir="drama2-active", *, detector=None, batch_size: int = 1, data_dir=None, progress: bool = True,
              resume: bool = True):
     """Simulated active discovery over datasets × seeds; writes results, curves, a report and figures.
@@ -152,9 +154,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="aad", strategy="g
         The seed fixes the ensemble's fit and the session's tie-breaking.
     budget : int, default 100
         Queries per session.
-    updater, strategy : str or list of str
-        Every combination runs on the same fit: ``"aad"``, ``"select"``, ``"none"``
-        or ``"auto"`` (reported as the updater it chose) × ``"greedy"``, ``"topk"``, ``"diverse"``.
+    updater, strategy : str or list of str, default "auto", "greedy"
+        Every combination runs on the same fit: ``"auto"`` (reported as the updater it
+        chose), ``"aad"``, ``"select"``, ``"none"`` × ``"greedy"``, ``"topk"``, ``"diverse"``.
     members : "default", "wide", str or list, default "default"
         Ensemble members (:class:`drama2.ensemble.Ensemble`): a named member set,
         a list of specs, or specs in one comma-separated string.

@@ -257,8 +257,8 @@ def make_pyod_factory(name: str) -> Callable[..., PyODScorer]:
     Returns
     -------
     callable
-        ``factory(**params) -> PyODScorer``; ``contamination`` and
-        ``random_state`` are drama2's, every other keyword goes to PyOD.
+        ``factory(*, contamination=0.1, random_state=None, **params) -> PyODScorer``;
+        ``contamination`` and ``random_state`` are drama2's, every other keyword goes to PyOD.
 
     Raises
     ------
