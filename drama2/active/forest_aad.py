@@ -58,12 +58,13 @@ def isolation_forest_of(detector):
     """
     from sklearn.ensemble import IsolationForest
 
-    candidates = [detector]
-    for _ in range(2):  # the fitted model inside (estimator_ / detector_), and the one inside that
-        candidates = candidates + [getattr(c, name, None) for c in candidates for name in ("estimator_", "detector_")]
-    for candidate in candidates:
-        if isinstance(candidate, IsolationForest) and hasattr(candidate, "estimators_"):
-            return candidate
+    def inside(model):  # the model itself and the fitted models it wraps
+        return (model, getattr(model, "estimator_", None), getattr(model, "detector_", None))
+
+    for outer in inside(detector):
+        for candidate in inside(outer):
+            if isinstance(candidate, IsolationForest) and hasattr(candidate, "estimators_"):
+                return candidate
     return None
 
 

@@ -88,6 +88,7 @@ def run_one(ensemble, X, y, *, updaters, strategies, budget: int, batch_size: in
     from drama2 import evaluation as ev
     from drama2.active.oracles import Oracle
     from drama2.active.session import ActiveSession
+    from drama2.active.updaters import auto_updater
 
     y = np.asarray(y).astype(np.int64)
     n, n_anomalies = y.size, int(y.sum())
@@ -100,12 +101,13 @@ def run_one(ensemble, X, y, *, updaters, strategies, budget: int, batch_size: in
     timing = {}
     for updater in updaters:
         for strategy in strategies:
-            start = time.perf_counter()
-            session = ActiveSession(ensemble, X, updater=updater, strategy=strategy, random_state=seed,
-                                    fitted_on_X=True)
-            method = f"{session.updater.name}/{strategy}"  # "auto" reported as the updater it chose
-            if method in curves:  # "auto" beside the updater it chose: that session has run already
+            name = auto_updater(ensemble) if updater == "auto" else updater  # reported as the updater chosen
+            method = f"{name}/{strategy}"
+            if method in curves:  # "auto" beside the updater it chose: that session runs once
                 continue
+            start = time.perf_counter()
+            session = ActiveSession(ensemble, X, updater=name, strategy=strategy, random_state=seed,
+                                    fitted_on_X=True)
             oracle = Oracle.from_labels(y)
             updates = []
             while session.n_answered < budget:  # session.run, keeping each update's time
