@@ -122,10 +122,13 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
 @click.option("--datasets", help="Comma-separated dataset names [default: DRAMA simulations + ODDS files found].")
 @click.option("--reducers", help="Comma-separated reducers of the DRAMA grid [default: none,pca,ica,nmf].")
 @click.option("--metrics", help="Comma-separated metrics of the DRAMA grid [default: all ten].")
-@click.option("--scorers", help="Whole detectors, e.g. 'lof[n_neighbors=[5,10,35]],iforest' [default: those].")
+@click.option("--scorers", help="Whole detectors, e.g. 'eif,knn[n_neighbors=10],pyod:ECOD' [default: the paper's "
+                                "baselines, 'lof[n_neighbors=[5,10,35]],iforest'].")
 @click.option("--split-levels", help="Comma-separated split levels [default: 1].")
 @click.option("--seeds", help="Comma-separated seeds [default: 0].")
-@click.option("--protocol", type=click.Choice(["transductive", "split"]), help="[default: transductive]")
+@click.option("--protocol", type=click.Choice(["transductive", "split"]),
+              help="transductive: fit and score every row; split: fit on a stratified 70 % without labels, score "
+                   "the other 30 % [default: transductive].")
 @click.option("--labelled-anomalies",
               help="Comma-separated K, e.g. 1,3,5,10,20: scorers with label-aware selection (ensemble) are also "
                    "evaluated after selecting with K labelled training anomalies, on rows not used for selection.")
@@ -273,6 +276,14 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _integers(value: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in _split(value)]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers such as 0,1,2; got {value!r}.",
+                                 param_hint=option) from None
+
+
 def main(argv=None):
     """Entry point of the ``drama2`` script: build the CLI with plugin commands and run it."""
     from drama2.errors import Drama2Error
@@ -325,15 +336,16 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, detecto
     """Simulate an expert from a dataset's labels and compare discovery with the frozen ranking.
 
     Writes results.csv, curves.csv, report.md and figures/<dataset>.png to --out; progress goes to
-    stderr, the summary table (found within 50 queries, or the budget if smaller) to stdout.
+    stderr, the summary table to stdout: anomalies found within 50 queries (within 10 when the budget is
+    below 50; no table below 10).
     """
     from drama2.active import simulate
-    from drama2.active.report import summary_table
+    from drama2.active.report import headline_horizon, summary_table
 
-    results = simulate(_split(datasets), seeds=[int(s) for s in _split(seeds)], budget=budget,
+    results = simulate(_split(datasets), seeds=_integers(seeds, "--seeds"), budget=budget,
                        updater=_split(updater), strategy=_split(strategy), members=members, out_dir=out_dir,
                        detector=detector, batch_size=batch_size, data_dir=data_dir, resume=resume)
-    horizon = 50 if budget >= 50 else 10 if budget >= 10 else None
+    horizon = headline_horizon(budget)
     if horizon is not None:
         click.echo(f"anomalies found within {horizon} queries (mean over seeds):")
         click.echo(summary_table(results, horizon).round(2).to_string())
@@ -372,8 +384,8 @@ def detect_command(input_path, out, columns, id_column, detector, model_path, sa
     """Score a catalogue (CSV, Parquet, FITS, npz), rank its rows and write the ranked, explained list.
 
     Output columns: the id column, score (higher = more anomalous), rank (1 = most anomalous),
-    prototype (DRAMA models), top_feature_i and top_contribution_i. CSV and Parquet inputs are read in
-    chunks, so catalogues larger than memory work. See docs/detect.md.
+    prototype (DRAMA models), top_feature_i and top_contribution_i. CSV, Parquet and FITS binary tables
+    are read in chunks, so catalogues larger than memory work. See docs/detect.md.
     """
     from drama2.detect import detect
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector, contamination_threshold
-from drama2.selection import ecdf, proximity, select_weights
+from drama2.selection import ecdf, normalise_against, proximity, robust_scale, select_weights
 from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features, check_parameters
 
 __all__ = ["Ensemble", "DEFAULT_MEMBERS", "WIDE_MEMBERS", "MEMBER_SETS", "NORMALISATIONS", "COMBINATIONS"]
@@ -65,9 +65,6 @@ MEMBER_SETS = {"default": DEFAULT_MEMBERS, "wide": WIDE_MEMBERS}
 
 NORMALISATIONS = ("rank", "zscore")
 COMBINATIONS = ("median", "mean", "max")
-
-# MAD → standard deviation for normal data.
-_MAD_TO_SD = 1.4826
 
 
 @dataclass
@@ -345,9 +342,13 @@ class Ensemble(BaseDetector):
         return self._combined(self.train_member_scores_, self._train_proximity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
+        if _data_key(X) == self._train_key:  # the fit's own rows: the labelled anchors keep their leave-one-out proximity
+            return self._train_scores(X)
         closeness = None
         if self.proximity_weight_ > 0:
-            closeness = ecdf(self._proximity_reference, proximity(self.scaler_.to_distance_space(X), self._anchors))
+            closeness = normalise_against(self._proximity_reference,
+                                          proximity(self.scaler_.to_distance_space(X), self._anchors),
+                                          self.normalisation)
         return self._combined(self._normalised_member_scores(X), closeness)
 
     def _combined(self, S: np.ndarray, proximity: np.ndarray | None) -> np.ndarray:
@@ -361,11 +362,7 @@ class Ensemble(BaseDetector):
         if self.normalisation == "rank":
             self._sorted_train = np.sort(raw, axis=0)
         else:
-            median = np.median(raw, axis=0)
-            spread = _MAD_TO_SD * np.median(np.abs(raw - median), axis=0)
-            fallback = raw.std(axis=0)
-            spread = np.where(spread > 0, spread, np.where(fallback > 0, fallback, 1.0))
-            self._centre, self._spread = median, spread
+            self._centre, self._spread = robust_scale(raw)
 
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
         if self.normalisation == "zscore":
@@ -482,19 +479,20 @@ class Ensemble(BaseDetector):
         member is to be the best, given how few labels there are), and those are
         shrunk towards the current weights (:func:`drama2.selection.selection_weights`).
         With ``proximity`` an extra member joins the vote: closeness to the
-        nearest labelled anomaly (in the ensemble's scaled space), whose AUC
-        is estimated leave-one-out, so it earns weight only when the known
-        anomalies resemble each other. No member is refitted.
+        nearest labelled anomaly (in the ensemble's scaled space, put on the
+        members' scale: its rank or robust z-score among the unlabelled rows),
+        whose AUC is estimated leave-one-out, so it earns weight only when the
+        known anomalies resemble each other. No member is refitted.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             The training data the ensemble was fitted on (the indices refer
             to its rows; its member scores come from the cache).
-        anomalies : array-like of int
-            Row indices of known anomalies in ``X`` (at least one).
-        nominals : array-like of int, optional
-            Row indices of known nominal rows in ``X``.
+        anomalies : array-like of int or bool
+            Row indices of known anomalies in ``X`` (at least one), or a boolean mask over its rows.
+        nominals : array-like of int or bool, optional
+            Row indices of known nominal rows in ``X``, or a boolean mask.
         proximity : bool, default True
             Add the labelled-anomaly proximity member (needs two or more labelled anomalies).
         prior_strength : float, default 1.0
@@ -516,7 +514,8 @@ class Ensemble(BaseDetector):
                 "got other rows. Fit the ensemble on the rows you label, or pass the training data.")
         Xd = self.scaler_.to_distance_space(X) if proximity else None
         result = select_weights(self.train_member_scores_, anomalies, nominals, prior=self.weights_, Xd=Xd,
-                                prior_strength=prior_strength, temperature=temperature)
+                                prior_strength=prior_strength, temperature=temperature,
+                                normalisation=self.normalisation)
         self.proximity_weight_ = result.proximity_weight
         self._anchors = result.anchors
         self._proximity_reference = result.proximity_reference

@@ -16,11 +16,14 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 
-__all__ = ["Selection", "anomaly_ranks", "ecdf", "labelled_auc", "probability_best", "proximity", "select_weights",
-           "selection_weights"]
+__all__ = ["Selection", "anomaly_ranks", "ecdf", "labelled_auc", "normalise_against", "probability_best", "proximity",
+           "robust_scale", "select_weights", "selection_weights"]
 
 #: Bootstrap resamples of the labelled anomalies behind :func:`probability_best`.
 BOOTSTRAP_DRAWS = 200
+
+# MAD → standard deviation for normal data.
+_MAD_TO_SD = 1.4826
 
 
 def ecdf(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -40,9 +43,46 @@ def proximity(X: np.ndarray, anchors: np.ndarray, chunk: int = 65536) -> np.ndar
     return out
 
 
+def robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and ``1.4826 · MAD`` of each column (the standard deviation for normal data).
+
+    Where the MAD is 0 (over half the values tied) the standard deviation stands in, and 1 where that is 0 too,
+    so dividing by the spread is always defined.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    median = np.median(values, axis=0)
+    spread = _MAD_TO_SD * np.median(np.abs(values - median), axis=0)
+    fallback = values.std(axis=0)
+    return median, np.where(spread > 0, spread, np.where(fallback > 0, fallback, 1.0))
+
+
+def normalise_against(sorted_reference: np.ndarray, values: np.ndarray, normalisation: str) -> np.ndarray:
+    """``values`` on the scale of a sorted 1-D reference: its ecdf (``"rank"``) or robust z-scores (``"zscore"``)."""
+    reference = np.asarray(sorted_reference, dtype=np.float64)
+    if normalisation == "zscore":
+        centre, spread = robust_scale(reference)
+        return (np.asarray(values, dtype=np.float64) - centre) / spread
+    return ecdf(reference, values)
+
+
 def _indices(values, n_rows: int, what: str) -> np.ndarray:
-    idx = np.unique(np.asarray(values, dtype=np.int64).reshape(-1)) if len(values) else np.zeros(0, np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= n_rows):
+    """Sorted unique row indices from integer indices (a scalar, list or array) or a boolean mask over the rows."""
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        if arr.shape != (n_rows,):
+            raise InvalidInputError(f"{what} as a boolean mask needs one entry per row ({n_rows}); got shape "
+                                    f"{arr.shape}. Pass row indices or a mask of length {n_rows}.")
+        return np.flatnonzero(arr)
+    arr = arr.reshape(-1)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    whole = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all() and (arr == np.round(arr)).all())
+    if not whole:
+        raise InvalidInputError(f"{what} must be integer row indices or a boolean mask of length {n_rows}; "
+                                f"got {arr[:5].tolist()}{' ...' if arr.size > 5 else ''}.")
+    idx = np.unique(arr.astype(np.int64))
+    if idx.min() < 0 or idx.max() >= n_rows:
         raise InvalidInputError(f"{what} must be row indices in [0, {n_rows}); got values outside that range.")
     return idx
 
@@ -54,10 +94,10 @@ def anomaly_ranks(member_scores: np.ndarray, anomalies, nominals=()) -> np.ndarr
     ----------
     member_scores : ndarray of shape (n_samples, n_members)
         Scores of every member (higher = more anomalous) on the rows the labels refer to.
-    anomalies : array-like of int
-        Row indices of known anomalies (at least one).
-    nominals : array-like of int, optional
-        Row indices of known nominal rows. When given, they are the reference
+    anomalies : array-like of int or bool
+        Row indices of known anomalies (at least one), or a boolean mask over the rows.
+    nominals : array-like of int or bool, optional
+        Row indices (or a boolean mask) of known nominal rows. When given, they are the reference
         the anomalies are compared with; otherwise every row not labelled an
         anomaly is (unlabelled rows are mostly nominal when anomalies are rare).
 
@@ -217,11 +257,13 @@ class Selection:
     anchors : ndarray of shape (k, n_features) or None
         The labelled anomalies (scaled rows) proximity is measured to.
     proximity_reference : ndarray or None
-        Sorted proximities of the unlabelled rows, the scale new proximities are ranked on.
+        Sorted proximities of the unlabelled rows, the scale new proximities are normalised on.
     train_proximity : ndarray of shape (n_samples,) or None
         The proximity member's normalised score on the labelled data (leave-one-out for the anchors).
     labelled_auc : ndarray
         The estimated AUC of every member (the proximity member last when used).
+    normalisation : {"rank", "zscore"}
+        The members' scale, which the proximity member is put on too.
     """
 
     weights: np.ndarray
@@ -230,6 +272,7 @@ class Selection:
     proximity_reference: np.ndarray | None = None
     train_proximity: np.ndarray | None = None
     labelled_auc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    normalisation: str = "rank"
 
     def scores(self, member_scores: np.ndarray, Xd: np.ndarray | None = None) -> np.ndarray:
         """Weighted-mean score of new rows: the members' normalised scores plus, when used, proximity.
@@ -248,12 +291,13 @@ class Selection:
         combined = np.asarray(member_scores, dtype=np.float64) @ self.weights
         if self.proximity_weight <= 0:
             return combined
-        closeness = ecdf(self.proximity_reference, proximity(Xd, self.anchors))
+        closeness = normalise_against(self.proximity_reference, proximity(Xd, self.anchors), self.normalisation)
         return (1.0 - self.proximity_weight) * combined + self.proximity_weight * closeness
 
 
 def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=None, Xd=None,
-                   prior_strength: float = 1.0, temperature: float | None = None) -> Selection:
+                   prior_strength: float = 1.0, temperature: float | None = None,
+                   normalisation: str = "rank") -> Selection:
     """Label-efficient selection: member weights plus, optionally, a labelled-anomaly proximity member.
 
     The proximity member scores a row by its closeness to the nearest
@@ -277,6 +321,10 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
         As in :func:`selection_weights`.
     temperature : float or None
         As in :func:`selection_weights`.
+    normalisation : {"rank", "zscore"}, default "rank"
+        The scale of ``member_scores``; the proximity member is put on the same scale (its ecdf over the
+        unlabelled rows, or its robust z-score against them), so its weight means what it says. The weights
+        themselves do not depend on it: they come from ranks.
 
     Returns
     -------
@@ -297,7 +345,7 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     np.fill_diagonal(to_others, np.inf)
     closeness[anomalies] = -to_others.min(axis=1)  # leave-one-out: a labelled row is at 0 from itself
     reference = np.sort(np.delete(closeness, anomalies))
-    column = ecdf(reference, closeness)
+    column = normalise_against(reference, closeness, normalisation)
     S = np.column_stack([S, column])
     ranks = anomaly_ranks(S, anomalies, nominals)
     weights = _weights_from_ranks(ranks, np.append(prior, 0.0), prior_strength, temperature)
@@ -305,4 +353,5 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     if weights.sum() <= 0 or proximity_weight >= 1.0:  # the members always keep a share, however small
         weights, proximity_weight = np.full(weights.size, 1.0 / weights.size), min(proximity_weight, 1 - 1e-9)
     return Selection(weights=weights / weights.sum(), proximity_weight=proximity_weight, anchors=anchors,
-                     proximity_reference=reference, train_proximity=column, labelled_auc=ranks.mean(axis=0))
+                     proximity_reference=reference, train_proximity=column, labelled_auc=ranks.mean(axis=0),
+                     normalisation=normalisation)

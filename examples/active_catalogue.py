@@ -83,6 +83,10 @@ def main() -> None:
         order = np.argsort(-session.weights)
         print("member weights now: " + ", ".join(f"{ensemble.member_labels_[j]} {session.weights[j]:.2f}"
                                                   for j in order[:5]))
+        share = getattr(session.updater, "proximity_weight", 0.0)
+        if share > 0:  # select's extra member: closeness to the anomalies labelled so far
+            print(f"closeness to the labelled anomalies carries {share:.2f} of the score; "
+                  f"the member weights above share the other {1 - share:.2f}")
         # To score new data with what AAD learnt: ensemble.reweight(session.weights).score_samples(X_new);
         # after updater='select': ensemble.select(data.X, anomalies, nominals) with the labelled row indices.
     print("next rows to look at:", [(q.id, round(q.score, 3)) for q in session.ask(5)])

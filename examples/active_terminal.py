@@ -50,7 +50,8 @@ def main() -> None:
     oracle = TerminalOracle(describe=describer(data.X, list(names)))
     record = session.run(oracle, budget=args.budget)
     session.close()
-    print(f"\n{record.n_found} anomalies among {record.n_queries} answers; labels so far: {session.labels}")
+    found = f"{record.n_found} {'anomaly' if record.n_found == 1 else 'anomalies'}"
+    print(f"\n{found} among {record.n_queries} answers; labels so far: {session.labels}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def test_ask_is_idempotent_until_tell_and_extends(fitted):
     more = session.ask(5)
     assert more[:3] == first and len({q.index for q in more}) == 5
     assert [q.rank for q in more] == [1, 2, 3, 4, 5]
-    assert more[0].reason == "1st highest score among unlabelled rows"
+    assert more[0].reason == "1st highest score among rows not yet asked"
     assert [q.score for q in more] == sorted((q.score for q in more), reverse=True)
     session.tell({first[0].id: "nominal"})
     assert session.ask(4) == more[1:5]  # the unanswered ones stay pending, in order
@@ -323,7 +323,7 @@ def test_auto_updater_reports_logs_it_cannot_resume(fitted, tmp_path):
     ensemble, X, y = fitted
     log = tmp_path / "labels.jsonl"
     ActiveSession(ensemble, X, fitted_on_X=True, store=log).run(Oracle.from_labels(y), budget=3)
-    with pytest.raises(InvalidInputError, match="written with updater 'select' for a Ensemble.*new store path"):
+    with pytest.raises(InvalidInputError, match="written with updater 'select' for detector Ensemble.*new store path"):
         ActiveSession(Drama(random_state=0).fit(X), X, store=log)
     # Damaged settings in the header: the header check names them instead of a crash during replay.
     lines = log.read_text().splitlines()
@@ -357,6 +357,13 @@ def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):
         ActiveSession(ensemble, X[:10], fitted_on_X=True)
     with pytest.raises(InvalidInputError, match="positive integer"):
         session.ask(0)
+    with pytest.raises(InvalidInputError, match="holds labels for 10 rows but the session has 320"):
+        session.run(Oracle.from_labels(np.zeros(10)), budget=5)
+    with pytest.raises(InvalidInputError, match="folder .*missing.* does not exist"):
+        ActiveSession(ensemble, X, fitted_on_X=True, store=tmp_path / "missing" / "labels.jsonl")
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        ActiveSession(ensemble, X, fitted_on_X=True, store=tmp_path)
+    assert log.stat().st_size == size and session.labels == {}
     assert [parse_label(v) for v in ("Anomaly", 1, True, np.int64(0), False, None, "skip", "x", 2, 0.5)] == [
         "anomaly", "anomaly", "anomaly", "nominal", "nominal", "skip", "skip", None, None, None]
 
@@ -478,6 +485,17 @@ def test_cli_active_simulate_writes_results_report_and_figures(data_dir, tmp_pat
     assert (out / "figures" / "wine.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     assert "| wine | 129 | 10 |" in report and "aad/greedy" in report
+
+
+def test_cli_active_simulate_refuses_bad_seeds_and_members_beside_a_detector(tmp_path, capsys):
+    from drama2.cli import main
+
+    for args, message in ((["--seeds", "a,b"], "Invalid value for --seeds: expected comma-separated integers"),
+                          (["--detector", "iforest", "--members", "wide"], "applies to the ensemble")):
+        with pytest.raises(SystemExit) as info:
+            main(["active", "simulate", "--datasets", "wine", "--out", str(tmp_path / "r"), *args])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and "Traceback" not in err, err
 
 
 def test_simulate_runs_auto_once_beside_the_updater_it_chose(fitted):

@@ -300,6 +300,41 @@ def test_select_errors(fitted):
         model.select(X, [])
     with pytest.raises(InvalidInputError, match="both"):
         model.select(X, [1, 2], nominals=[2, 3])
+    with pytest.raises(InvalidInputError, match="integer row indices"):
+        model.select(X, [1.0, 2.7])  # a fraction is not a row
+    with pytest.raises(InvalidInputError, match="integer row indices"):
+        model.select(X, ["5"])
+    with pytest.raises(InvalidInputError, match="one entry per row"):
+        model.select(X, np.ones(10, dtype=bool))
+
+
+def test_select_takes_a_boolean_mask_or_a_scalar_like_the_indices_it_marks(fitted):
+    model, X, y = fitted
+    by_mask = model.selected(X, anomalies=y == 1)  # what sklearn users pass
+    by_index = model.selected(X, anomalies=np.flatnonzero(y))
+    np.testing.assert_array_equal(by_mask.weights_, by_index.weights_)
+    np.testing.assert_array_equal(by_mask.decision_scores_, by_index.decision_scores_)
+    np.testing.assert_array_equal(model.selected(X, anomalies=3).weights_, model.selected(X, anomalies=[3]).weights_)
+
+
+@pytest.mark.parametrize("normalisation", ["rank", "zscore"])
+def test_select_puts_proximity_on_the_members_scale_and_rescoring_the_fit_rows_changes_nothing(normalisation):
+    X, y = planted(n=600, n_out=20, seed=4)
+    model = Ensemble(members=["knn[n_neighbors=50]", "drama[reducer=none, metric=correlation]"],
+                     normalisation=normalisation, random_state=0).fit(X)
+    model.select(X, np.arange(5))
+    assert model.proximity_weight_ > 0
+    # Over the unlabelled rows the proximity member has the members' scale: uniform ranks, or median 0 and MAD 1/1.4826.
+    closeness = np.delete(model._train_proximity, np.arange(5))
+    if normalisation == "rank":
+        assert 0 <= closeness.min() and closeness.max() <= 1 and abs(np.median(closeness) - 0.5) < 0.01
+    else:
+        assert abs(np.median(closeness)) < 1e-9
+        assert np.median(np.abs(closeness)) * 1.4826 == pytest.approx(1.0)
+    # The fit's rows score as the fit scored them (the anchors keep their leave-one-out proximity).
+    np.testing.assert_array_equal(model.score_samples(X), model.decision_scores_)
+    X_new, y_new = planted(n=600, n_out=20, seed=5)
+    assert roc_auc_score(y_new, model.score_samples(X_new)) > 0.99
 
 
 def test_selected_model_survives_save_and_load(fitted, tmp_path):

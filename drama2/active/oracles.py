@@ -22,6 +22,9 @@ class Oracle:
     implement :meth:`answer`.
     """
 
+    #: How many rows the oracle holds answers for, when it is a fixed table (``run`` checks it against the session).
+    n_rows: int | None = None
+
     def answer(self, queries: Sequence[Query]) -> dict:
         """Labels (``"anomaly"``, ``"nominal"``, ``"skip"``) for some or all of ``queries``, keyed by id."""
         raise NotImplementedError
@@ -52,6 +55,7 @@ class LabelOracle(Oracle):
             raise InvalidInputError("labels for an oracle must be 1 (anomaly), 0 (nominal), or NaN / -1 (unknown).")
         self.y = y
         self._known = known
+        self.n_rows = y.size
 
     def answer(self, queries):
         out = {}

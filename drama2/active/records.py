@@ -24,9 +24,10 @@ class Query:
     score : float
         Its score in the ranking in use when it was asked (higher = more anomalous).
     rank : int
-        Its place in that ranking among the rows not yet answered (1 = the highest).
+        Its place in that ranking among the rows not yet answered (1 = the highest). Score and rank are
+        those of the moment it was asked; a query still pending after a ``tell`` keeps them.
     reason : str
-        Why it was chosen, in words, e.g. ``"highest score among unlabelled rows"``.
+        Why it was chosen, in words, e.g. ``"highest score among rows not yet asked"``.
     """
 
     id: int | str

@@ -15,6 +15,16 @@ def _active_methods(results) -> list[str]:
     return [m for m in dict.fromkeys(results["method"]) if m not in REFERENCES]
 
 
+#: The query counts found@k is reported at (those within the budget).
+HORIZONS = (10, 50, 100)
+
+
+def headline_horizon(budget: int) -> int | None:
+    """The query count the headline reports: 50, or 10 when the budget is below 50; None below 10."""
+    within = [b for b in HORIZONS if b <= budget]
+    return 50 if 50 in within else within[-1] if within else None
+
+
 def summary_table(results, budget: int = 50):
     """Mean found@``budget`` per dataset (rows) and method (columns), with the ratio of each active method to static.
 
@@ -85,8 +95,8 @@ def write_report(results, curves, out_dir, config: dict) -> Path:
              + ". Transductive: each detector is fitted on all rows and every row can be "
              "queried. *static* = querying in the order of the frozen initial ranking (tied scores as expected "
              "values); *random* = k · prevalence; *optimal* = min(k, anomalies).", ""]
-    budgets = [b for b in (10, 50, 100) if b <= config["budget"]]
-    headline = 50 if 50 in budgets else budgets[-1] if budgets else None
+    budgets = [b for b in HORIZONS if b <= config["budget"]]
+    headline = headline_horizon(config["budget"])
     if headline is not None and active:
         table = summary_table(results, headline)
         lines += [f"## Headline: anomalies found within {headline} queries (mean over seeds)", ""]

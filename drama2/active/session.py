@@ -167,8 +167,8 @@ class ActiveSession:
             if resumed is updater:
                 raise
             raise InvalidInputError(
-                f"the label log {self._log.path} was written with updater {self.updater.name!r} for a "
-                f"{logged.get('detector', 'different detector')}, which does not fit this {type(detector).__name__} "
+                f"the label log {self._log.path} was written with updater {self.updater.name!r} for "
+                f"detector {logged.get('detector', '(not recorded)')}, which does not fit this {type(detector).__name__} "
                 f"({exc}). Resume it with the detector it was written for, or use a new store path.") from exc
         self.strategy.prepare(detector, self.X, self.fitted_on_X, self.seed)
         self._codes = np.full(self.n_rows, _UNANSWERED, dtype=np.int8)
@@ -371,6 +371,10 @@ class ActiveSession:
         for name, value, low in (("budget", budget, 0), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}.")
+        known = getattr(oracle, "n_rows", None)
+        if known is not None and known != self.n_rows:
+            raise InvalidInputError(f"the oracle holds labels for {known} rows but the session has {self.n_rows}; "
+                                    "give it one label per row of X, in the same order.")
         while len(self._order) < budget:
             queries = self.ask(min(int(batch_size), int(budget) - len(self._order)))
             if not queries:

@@ -168,7 +168,7 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
         and ``runs/`` (one file per finished dataset × seed).
     detector : str, optional
         One scorer spec (e.g. ``"iforest"``) fitted instead of an ensemble; ``members``
-        is then ignored. With an isolation forest, ``"aad"`` re-weights its leaves.
+        must then stay ``"default"``. With an isolation forest, ``"aad"`` re-weights its leaves.
     batch_size : int, default 1
         Queries per round.
     data_dir : str, optional
@@ -209,6 +209,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
         seed_map = {d: [int(s) for s in seeds] for d in datasets}
     from drama2.ensemble import MEMBER_SETS
 
+    if detector is not None and not (isinstance(members, str) and members == "default"):
+        raise InvalidInputError(f"members={members!r} applies to the ensemble, but detector={detector!r} replaces "
+                                "it; give one or the other.")
     if isinstance(members, str) and members not in MEMBER_SETS:  # "default", "wide", or a list of specs
         from drama2.bench.config import parse_list
 

@@ -56,6 +56,12 @@ class LabelLog:
     def __init__(self, path):
         self.path = Path(path)
         self._fh = None
+        if self.path.is_dir():
+            raise InvalidInputError(f"the label log {self.path} is a folder; give a file path such as "
+                                    f"{self.path / 'labels.jsonl'}.")
+        if not self.path.parent.is_dir():
+            raise InvalidInputError(f"the label log's folder {self.path.parent} does not exist; create it first "
+                                    "or choose another path.")
 
     def exists(self) -> bool:
         """Whether the file exists and is not empty."""

@@ -68,8 +68,8 @@ class TopKStrategy(Strategy):
     def select(self, scores, tiebreak, available, n):
         rows = best_rows(scores, tiebreak, available, n)
         if len(rows) == 1:
-            return [(int(rows[0]), "highest score among unlabelled rows")]
-        return [(int(i), f"{_ordinal(k)} highest score among unlabelled rows") for k, i in enumerate(rows, 1)]
+            return [(int(rows[0]), "highest score among rows not yet asked")]
+        return [(int(i), f"{_ordinal(k)} highest score among rows not yet asked") for k, i in enumerate(rows, 1)]
 
 
 class GreedyStrategy(TopKStrategy):

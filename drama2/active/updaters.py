@@ -241,6 +241,12 @@ class SelectUpdater(_Reweighting):
         at that temperature.
     proximity : bool, default True
         Let closeness to the labelled anomalies join as a member (training rows only).
+
+    Attributes
+    ----------
+    proximity_weight : float
+        Share of the score the proximity member carries after the last update (the member
+        weights share the rest); 0 before it takes part.
     """
 
     name = "select"
@@ -249,6 +255,7 @@ class SelectUpdater(_Reweighting):
         self.prior_strength = prior_strength
         self.temperature = temperature
         self.proximity = proximity
+        self.proximity_weight = 0.0
 
     def params(self):
         return {"prior_strength": self.prior_strength, "temperature": self.temperature,
@@ -264,11 +271,13 @@ class SelectUpdater(_Reweighting):
     def _update(self, anomalies, nominals):
         from drama2.selection import selection_weights
 
+        self.proximity_weight = 0.0
         if len(anomalies) == 0:
             return self._initial, self._prior.copy()
         if self._on_training:
             work = self._detector.selected(self._X, anomalies, nominals, proximity=self.proximity,
                                            prior_strength=self.prior_strength, temperature=self.temperature)
+            self.proximity_weight = float(work.proximity_weight_)
             return np.asarray(work.decision_scores_, dtype=np.float64), np.asarray(work.weights_, dtype=np.float64)
         w = selection_weights(self._S, anomalies, nominals, prior=self._prior, prior_strength=self.prior_strength,
                               temperature=self.temperature)
