@@ -355,7 +355,9 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, detecto
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Ranked list to write: .csv or .parquet (written whole or not at all).")
-@click.option("--columns", help="Comma-separated feature columns [default: the model's, else all but --id-column].")
+@click.option("--columns", help="Comma-separated feature columns [default: the model's, else all but --id-column "
+                                "and --exclude-columns].")
+@click.option("--exclude-columns", help="Comma-separated columns that are not features (labels, coordinates, flags).")
 @click.option("--id-column", help="Identifier column copied to the output [default: row number, as 'row'].")
 @click.option("--detector", help="Detector to fit, as in bench --scorers, e.g. 'drama[reducer=pca, metric=l2]', "
                                  "'iforest' [default: the ensemble].")
@@ -379,7 +381,7 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, detecto
 @click.option("--seed", default=0, show_default=True, help="Seeds the fit sample and the detector.")
 @click.option("--hdu", default="1", show_default=True, help="FITS extension holding the table (number or name).")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr [default: when a terminal].")
-def detect_command(input_path, out, columns, id_column, detector, model_path, save_model, top, fit_rows, explain,
+def detect_command(input_path, out, columns, exclude_columns, id_column, detector, model_path, save_model, top, fit_rows, explain,
                    explain_rows, top_features, chunk_rows, drop_nan, figure, seed, hdu, progress):
     """Score a catalogue (CSV, Parquet, FITS, npz), rank its rows and write the ranked, explained list.
 
@@ -389,7 +391,8 @@ def detect_command(input_path, out, columns, id_column, detector, model_path, sa
     """
     from drama2.detect import detect
 
-    result = detect(input_path, out, columns=_split(columns) if columns else None, id_column=id_column,
+    result = detect(input_path, out, columns=_split(columns) if columns else None,
+                    exclude_columns=_split(exclude_columns) if exclude_columns else None, id_column=id_column,
                     detector=detector, model=model_path, save_model=save_model, top=top, fit_rows=fit_rows,
                     explain=explain, explain_rows=explain_rows, top_features=top_features, chunk_rows=chunk_rows,
                     drop_nan=drop_nan, figure=figure, random_state=seed, progress=progress,

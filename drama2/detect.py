@@ -244,7 +244,8 @@ class _Progress:
 
 
 # ====================================================================== detect
-def detect(input, out, *, columns=None, id_column=None, detector=None, model=None, save_model=None, top=None,
+def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, detector=None, model=None,
+           save_model=None, top=None,
            fit_rows: int = DEFAULT_FIT_ROWS, explain: bool = True, explain_rows=None, top_features: int = 3,
            chunk_rows: int = DEFAULT_CHUNK_ROWS, drop_nan: bool = False, figure=None, random_state=0,
            progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS) -> DetectResult:
@@ -265,7 +266,10 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
         ``top_feature_i`` / ``top_contribution_i`` for i = 1..``top_features``.
     columns : list of str, optional
         Feature columns. Default: the model's ``feature_names_in_`` when it
-        has them, else every column but ``id_column``.
+        has them, else every column but ``id_column`` and ``exclude_columns``.
+    exclude_columns : list of str, optional
+        Columns left out of the default features (labels, coordinates,
+        flags); not together with ``columns``.
     id_column : str, optional
         Identifier column copied to the output.
     detector : str or estimator, optional
@@ -352,7 +356,7 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
         from drama2.persistence import load
 
         model = load(model)
-    features = _features(source, columns, id_column, model)
+    features = _features(source, columns, id_column, model, exclude_columns or ())
     if progress is None:
         progress = sys.stderr.isatty()
     rng = np.random.default_rng(random_state)
@@ -408,15 +412,21 @@ def detect(input, out, *, columns=None, id_column=None, detector=None, model=Non
                         fitted=fitted, n_fit_rows=n_fit, explanation=method, figure=figure_path, seconds=seconds)
 
 
-def _features(source, columns, id_column, model) -> list[str]:
+def _features(source, columns, id_column, model, exclude=()) -> list[str]:
     """The feature columns, checked against the table and the model."""
     known = getattr(model, "feature_names_in_", None) if model is not None else None
+    exclude = [str(c) for c in exclude]
+    if exclude:
+        if columns is not None:
+            raise InvalidInputError("give the feature columns (--columns) or the columns to leave out "
+                                    "(--exclude-columns), not both.")
+        source.require_columns(exclude)  # a misspelt name would otherwise stay a feature unnoticed
     if columns is not None:
         features = [str(c) for c in columns]
     elif known is not None:
-        features = [str(c) for c in known]
+        features = [str(c) for c in known if str(c) not in exclude]
     else:
-        features = [c for c in source.columns if c != id_column]
+        features = [c for c in source.columns if c != id_column and c not in exclude]
     if not features:
         raise InvalidInputError(f"{source.path}: no feature columns (the table has: {', '.join(source.columns)}).")
     duplicated = sorted({c for c in features if features.count(c) > 1})

@@ -190,6 +190,23 @@ def test_missing_columns_are_named_with_the_available_ones(files, tmp_path, caps
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_excluded_columns_leave_the_default_features(catalogue, tmp_path, capsys):
+    frame = catalogue.drop(columns="kind").assign(label=0, ra=np.linspace(0, 360, len(catalogue)))
+    frame.loc[PLANTED, "label"] = 1  # a label column would otherwise become a feature, and a strong one
+    frame.to_csv(tmp_path / "cat.csv", index=False)
+    result = detect(tmp_path / "cat.csv", tmp_path / "out.csv", id_column="objid", exclude_columns=["label", "ra"],
+                    detector=DRAMA)
+    assert result.features == FEATURES
+    by_columns = detect(tmp_path / "cat.csv", tmp_path / "cols.csv", id_column="objid", columns=FEATURES,
+                        detector=DRAMA)
+    pd.testing.assert_frame_equal(pd.read_csv(result.out), pd.read_csv(by_columns.out))
+    err = _error(capsys, tmp_path / "cat.csv", "--out", tmp_path / "x.csv", "--exclude-columns", "lable")
+    assert "['lable']" in err
+    err = _error(capsys, tmp_path / "cat.csv", "--out", tmp_path / "x.csv", "--exclude-columns", "label",
+                 "--columns", "g,r")
+    assert "not both" in err
+
+
 def test_non_numeric_columns_are_named(files, tmp_path, capsys):
     err = _error(capsys, files["parquet"], "--out", tmp_path / "x.csv", "--id-column", "objid")
     assert "['kind']" in err and "--columns" in err
