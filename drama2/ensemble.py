@@ -260,6 +260,9 @@ class Ensemble(BaseDetector):
         As for every drama2 detector.
     """
 
+    # The scale select() put the proximity member on; models saved before it was recorded used ranks.
+    _proximity_normalisation = "rank"
+
     def __init__(self, members="default", normalisation="rank", combination="median", weights=None,
                  scaling="minmax", on_error="drop", contamination=0.1, device="auto", random_state=None):
         self.members = members
@@ -342,14 +345,15 @@ class Ensemble(BaseDetector):
         return self._combined(self.train_member_scores_, self._train_proximity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        if _data_key(X) == self._train_key:  # the fit's own rows: the labelled anchors keep their leave-one-out proximity
+        key = _data_key(X)
+        if key == self._train_key:  # the fit's own rows: the labelled anchors keep their leave-one-out proximity
             return self._train_scores(X)
         closeness = None
         if self.proximity_weight_ > 0:
             closeness = normalise_against(self._proximity_reference,
                                           proximity(self.scaler_.to_distance_space(X), self._anchors),
-                                          self.normalisation)
-        return self._combined(self._normalised_member_scores(X), closeness)
+                                          self._proximity_normalisation)
+        return self._combined(self._normalised_member_scores(X, key), closeness)
 
     def _combined(self, S: np.ndarray, proximity: np.ndarray | None) -> np.ndarray:
         if self.proximity_weight_ <= 0 or proximity is None:
@@ -372,9 +376,9 @@ class Ensemble(BaseDetector):
             out[:, j] = ecdf(self._sorted_train[:, j], raw[:, j])
         return out
 
-    def _normalised_member_scores(self, X: np.ndarray) -> np.ndarray:
+    def _normalised_member_scores(self, X: np.ndarray, key: tuple | None = None) -> np.ndarray:
         # One-entry cache: re-weighting and active-learning loops score the same rows many times.
-        key = _data_key(X)
+        key = _data_key(X) if key is None else key
         if key == self._train_key:
             return self.train_member_scores_
         if self._cache is not None and self._cache[0] == key:
@@ -517,6 +521,7 @@ class Ensemble(BaseDetector):
                                 prior_strength=prior_strength, temperature=temperature,
                                 normalisation=self.normalisation)
         self.proximity_weight_ = result.proximity_weight
+        self._proximity_normalisation = result.normalisation
         self._anchors = result.anchors
         self._proximity_reference = result.proximity_reference
         self._train_proximity = result.train_proximity

@@ -68,6 +68,8 @@ def normalise_against(sorted_reference: np.ndarray, values: np.ndarray, normalis
 def _indices(values, n_rows: int, what: str) -> np.ndarray:
     """Sorted unique row indices from integer indices (a scalar, list or array) or a boolean mask over the rows."""
     arr = np.asarray(values)
+    if arr.dtype == object:  # e.g. pandas .values of a mixed frame: let numpy infer the type of the values
+        arr = np.asarray(arr.tolist())
     if arr.dtype == bool:
         if arr.shape != (n_rows,):
             raise InvalidInputError(f"{what} as a boolean mask needs one entry per row ({n_rows}); got shape "
@@ -330,10 +332,12 @@ def select_weights(member_scores: np.ndarray, anomalies, nominals=(), *, prior=N
     -------
     Selection
     """
+    if normalisation not in ("rank", "zscore"):
+        raise InvalidInputError(f"normalisation must be 'rank' or 'zscore', got {normalisation!r}.")
     S = np.asarray(member_scores, dtype=np.float64)
     anomalies = _indices(anomalies, S.shape[0], "anomalies")
     prior = np.full(S.shape[1], 1.0 / S.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
-    if Xd is None or anomalies.size < 2:
+    if Xd is None or anomalies.size < 2 or anomalies.size == S.shape[0]:  # proximity needs unlabelled rows
         ranks = anomaly_ranks(S, anomalies, nominals)
         weights = _weights_from_ranks(ranks, prior, prior_strength, temperature)
         return Selection(weights=weights, labelled_auc=ranks.mean(axis=0))

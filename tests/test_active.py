@@ -265,6 +265,9 @@ def test_select_updater_uses_ensemble_select_and_leaves_the_ensemble_alone(fitte
     assert session.weights == pytest.approx(expected.weights_)
     assert session.scores == pytest.approx(expected.decision_scores_)
     assert np.array_equal(ensemble.decision_scores_, before) and ensemble.proximity_weight_ == 0
+    assert session.updater.proximity_weight == pytest.approx(expected.proximity_weight_)
+    session.tell({int(i): "skip" for i in [*anomalies, *range(5)]})  # every label withdrawn: back to the start
+    assert session.updater.proximity_weight == 0 and np.array_equal(session.scores, before)
     # rows that are not the training data: the same rule on the session's member scores
     other = ActiveSession(ensemble, X[::-1], updater="select")
     reversed_anomalies = sorted(len(X) - 1 - anomalies)
@@ -359,6 +362,15 @@ def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):
         session.ask(0)
     with pytest.raises(InvalidInputError, match="holds labels for 10 rows but the session has 320"):
         session.run(Oracle.from_labels(np.zeros(10)), budget=5)
+
+    class CountingOracle(Oracle):  # a user's oracle may use the name for something else
+        def n_rows(self):
+            return 0
+
+        def answer(self, queries):
+            return {q.id: "skip" for q in queries}
+
+    assert ActiveSession(ensemble, X, fitted_on_X=True).run(CountingOracle(), budget=1).n_queries == 1
     with pytest.raises(InvalidInputError, match="folder .*missing.* does not exist"):
         ActiveSession(ensemble, X, fitted_on_X=True, store=tmp_path / "missing" / "labels.jsonl")
     with pytest.raises(InvalidInputError, match="is a folder"):

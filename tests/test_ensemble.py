@@ -315,6 +315,10 @@ def test_select_takes_a_boolean_mask_or_a_scalar_like_the_indices_it_marks(fitte
     np.testing.assert_array_equal(by_mask.weights_, by_index.weights_)
     np.testing.assert_array_equal(by_mask.decision_scores_, by_index.decision_scores_)
     np.testing.assert_array_equal(model.selected(X, anomalies=3).weights_, model.selected(X, anomalies=[3]).weights_)
+    as_objects = np.array(list(np.flatnonzero(y)), dtype=object)  # e.g. pandas .values of a mixed frame
+    np.testing.assert_array_equal(model.selected(X, anomalies=as_objects).weights_, by_index.weights_)
+    with pytest.raises(InvalidInputError, match="normalisation"):
+        select_weights(model.train_member_scores_, [1, 2], normalisation="zscor")
 
 
 @pytest.mark.parametrize("normalisation", ["rank", "zscore"])
@@ -335,6 +339,9 @@ def test_select_puts_proximity_on_the_members_scale_and_rescoring_the_fit_rows_c
     np.testing.assert_array_equal(model.score_samples(X), model.decision_scores_)
     X_new, y_new = planted(n=600, n_out=20, seed=5)
     assert roc_auc_score(y_new, model.score_samples(X_new)) > 0.99
+    # A model saved before the proximity scale was recorded (no instance attribute) ranked that member.
+    del model.__dict__["_proximity_normalisation"]
+    assert model._proximity_normalisation == "rank"
 
 
 def test_selected_model_survives_save_and_load(fitted, tmp_path):

@@ -371,8 +371,8 @@ class ActiveSession:
         for name, value, low in (("budget", budget, 0), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}.")
-        known = getattr(oracle, "n_rows", None)
-        if known is not None and known != self.n_rows:
+        known = getattr(oracle, "n_rows", None)  # a fixed table of answers (LabelOracle): it must fit the rows
+        if isinstance(known, (int, np.integer)) and not isinstance(known, bool) and known != self.n_rows:
             raise InvalidInputError(f"the oracle holds labels for {known} rows but the session has {self.n_rows}; "
                                     "give it one label per row of X, in the same order.")
         while len(self._order) < budget:

@@ -137,6 +137,7 @@ class _Reweighting(Updater):
         return self._initial
 
     def scores_for(self, anomalies, nominals):
+        self.proximity_weight = 0.0  # the select updater sets it again when its proximity member takes part
         if len(anomalies) + len(nominals) == 0:
             self._weights = self._prior.copy()
             return self._initial
@@ -271,7 +272,6 @@ class SelectUpdater(_Reweighting):
     def _update(self, anomalies, nominals):
         from drama2.selection import selection_weights
 
-        self.proximity_weight = 0.0
         if len(anomalies) == 0:
             return self._initial, self._prior.copy()
         if self._on_training:
