@@ -156,11 +156,18 @@ def _run_job(job: Job, data_dir, device) -> list[dict]:
     except Exception as exc:
         return _rows(job, status="failed", error=_error_text(exc), **context)
     rows = []
+    # Transductive: the scored rows are the fitted ones. A scorer's own training scores treat them as such
+    # (kNN and LOF leave a row out of its own neighbours); scoring them again as new rows would not.
+    training_scores = getattr(model, "decision_scores_", None) if job.protocol == "transductive" else None
     for row in _rows(job, fit_seconds=fit_seconds, **context):
         try:
             start = time.perf_counter()
-            scores = (model.score_samples(X_test, metric=row["metric"]) if job.kind == "drama"
-                      else model.score_samples(X_test))
+            if job.kind == "drama":
+                scores = model.score_samples(X_test, metric=row["metric"])
+            elif training_scores is not None:
+                scores = np.asarray(training_scores)
+            else:
+                scores = model.score_samples(X_test)
             rows.append(_evaluate(row, y_test, scores, time.perf_counter() - start))
         except Exception as exc:
             rows.append({**row, "status": "failed", "error": _error_text(exc)})
@@ -186,10 +193,11 @@ def _labelled_row(job: Job, k: int, model, X_train, y_train, X_test, y_test, row
         if job.protocol == "transductive":  # the labelled rows are in the scored set: leave them out
             keep = np.ones(len(y_test), dtype=bool)
             keep[picked] = False
-            X_eval, y_eval = X_test[keep], np.asarray(y_test)[keep]
+            y_eval = np.asarray(y_test)[keep]
+            scores = np.asarray(selector.decision_scores_)[keep]  # the fitted rows' own scores, as above
         else:
-            X_eval, y_eval = X_test, y_test
-        scores = selector.score_samples(X_eval)
+            y_eval = y_test
+            scores = selector.score_samples(X_test)
         return _evaluate({**row, "n_test": len(y_eval), "n_outliers": int(np.sum(y_eval))}, y_eval, scores,
                          time.perf_counter() - start)
     except Exception as exc:
