@@ -423,6 +423,13 @@ def _features(source, columns, id_column, model, exclude=()) -> list[str]:
         source.require_columns(exclude)  # a misspelt name would otherwise stay a feature unnoticed
     if columns is not None:
         features = [str(c) for c in columns]
+        if known is not None and features != [str(c) for c in known]:
+            # The model's columns are positional: another order (or other names) would score the wrong features.
+            how = "in another order" if sorted(features) == sorted(map(str, known)) else "with other names"
+            raise InvalidInputError(
+                f"the model was fitted on the columns {', '.join(map(str, known))} (in this order), but --columns "
+                f"gives {', '.join(features[:20])}{' …' if len(features) > 20 else ''} ({how}). Leave out "
+                "--columns to use the model's, or list them in its order.")
     elif known is not None:
         features = [str(c) for c in known if str(c) not in exclude]
     else:

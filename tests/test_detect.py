@@ -190,6 +190,19 @@ def test_missing_columns_are_named_with_the_available_ones(files, tmp_path, caps
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_a_saved_model_refuses_its_columns_in_another_order(files, tmp_path, capsys):
+    model = tmp_path / "m.drama2"
+    _run(files["csv"], tmp_path / "fit.csv", save_model=model)
+    err = _error(capsys, files["csv"], "--out", tmp_path / "x.csv", "--model", model, "--id-column", "objid",
+                 "--columns", ",".join(reversed(FEATURES)))
+    assert "in another order" in err and "g, r, i, z" in err
+    err = _error(capsys, files["csv"], "--out", tmp_path / "x.csv", "--model", model, "--id-column", "objid",
+                 "--columns", "g,r,i,kind")
+    assert "with other names" in err
+    same = detect(files["csv"], tmp_path / "same.csv", model=model, id_column="objid", columns=FEATURES)
+    assert same.features == FEATURES
+
+
 def test_excluded_columns_leave_the_default_features(catalogue, tmp_path, capsys):
     frame = catalogue.drop(columns="kind").assign(label=0, ra=np.linspace(0, 360, len(catalogue)))
     frame.loc[PLANTED, "label"] = 1  # a label column would otherwise become a feature, and a strong one
