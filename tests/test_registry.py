@@ -178,3 +178,29 @@ def test_a_family_registration_resolves_its_members():
     assert registry.get("scorers", "toy:ABC").metadata["member"] == "ABC"
     with pytest.raises(UnknownComponentError):
         registry.get("scorers", "toy:")  # the prefix alone names no member
+
+
+def test_a_plugin_metric_named_like_a_builtin_leaves_bench_working_with_qualified_names(tmp_path):
+    site = tmp_path / "site"
+    dist = site / "drama2_clash-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: drama2-clash\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[drama2]\nclash = drama2_clash_module\n")
+    (site / "drama2_clash_module.py").write_text(textwrap.dedent("""
+        import drama2
+
+        @drama2.hookimpl
+        def register_metrics(register):
+            register("l2", "drama2.metrics:l2")
+    """))
+    env = {"PYTHONPATH": str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "drama2.cli", "bench", "--datasets", "synthetic-newclass-100",
+                             "--reducers", "pca", "--metrics", "drama2:l2,clash:l2,l1", "--scorers", "",
+                             "--out", str(out), "--no-progress"], capture_output=True, text=True,
+                            env=dict(os.environ, **env))
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+
+    rows = pd.read_csv(out / "results.csv")
+    assert (rows["status"] == "ok").all() and len(rows) == 3, rows[["pipeline", "status", "error"]]

@@ -215,6 +215,8 @@ def _build(job: Job, device: str, X_train, X_test):
         from drama2.engine import Drama
 
         params = dict(job.drama_params)
+        # A metric of the job, not Drama's default "l2", which a plugin may have made ambiguous.
+        params.setdefault("metric", job.metrics[0])
         model = Drama(reducer=job.reducer, split_levels=job.split_level, device=device,
                       random_state=job.random_state, **params)
         return model, X_train, X_test
