@@ -183,6 +183,12 @@ class _Reservoir:
         rows, index = self._sample.columns
         return rows[np.argsort(index, kind="stable")]
 
+    def positions(self) -> np.ndarray:
+        """The sampled rows' positions in the file, in file order (the order of :meth:`sample`)."""
+        if self._sample.columns is None:
+            return np.empty(0, dtype=np.int64)
+        return np.sort(np.asarray(self._sample.columns[1], dtype=np.int64), kind="stable")
+
 
 class _MissingCounter:
     """Rows with missing or non-finite feature values, per column, over a whole pass."""
@@ -366,11 +372,12 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
         with _Progress(progress) as bars:
             fitted = model is None
             n_fit = 0
+            fitted_rows = None
             n_rows = source.n_rows
             if fitted:
                 begin = time.perf_counter()
-                model, n_fit, n_rows = _fit(source, features, make_detector(detector, random_state), fit_rows, rng,
-                                            drop_nan, chunk_rows, bars)
+                model, n_fit, n_rows, fitted_rows = _fit(source, features, make_detector(detector, random_state),
+                                                         fit_rows, rng, drop_nan, chunk_rows, bars)
                 seconds["fit"] = time.perf_counter() - begin
             if save_model is not None:
                 from drama2.persistence import save
@@ -389,7 +396,7 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
             need_reference = ((explain or figure is not None) and not _is_drama(model)
                               and getattr(model, "reference_medians_", None) is None)
             reference = _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, summary,
-                               bars)
+                               bars, fitted_rows)
             if reference is not None:
                 model.reference_medians_ = reference
             seconds["score"] = time.perf_counter() - begin
@@ -474,7 +481,9 @@ def _fit(source, features, estimator, fit_rows, rng, drop_nan, chunk_rows, bars)
     estimator.feature_names_in_ = np.asarray(features, dtype=str)
     if not _is_drama(estimator):
         estimator.reference_medians_ = np.median(sample, axis=0)
-    return estimator, sample.shape[0], n_rows
+    own = getattr(estimator, "decision_scores_", None)
+    fitted_rows = None if own is None else (reservoir.positions(), np.asarray(own, dtype=np.float64))
+    return estimator, sample.shape[0], n_rows, fitted_rows
 
 
 @dataclass
@@ -513,8 +522,14 @@ class _Scratch:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, summary, bars):
-    """Score every row into ``summary`` (NaN for dropped rows); reference medians from a row sample if asked."""
+def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_reference, summary, bars,
+           fitted_rows=None):
+    """Score every row into ``summary`` (NaN for dropped rows); reference medians from a row sample if asked.
+
+    ``fitted_rows`` — (file positions, training scores) of the rows the model was fitted on: they keep the
+    model's own training scores, as a row scored again as new data would be its own nearest neighbour
+    (kNN, LOF and the ensemble's neighbour members) and rank too low.
+    """
     from drama2.explanations import anomaly_scores
 
     missing = _MissingCounter(features)
@@ -529,6 +544,10 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
             good = ~bad_rows
             if good.any():
                 scores[good] = anomaly_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
+            if fitted_rows is not None:
+                positions, own = fitted_rows
+                lo, hi = np.searchsorted(positions, [chunk.start, chunk.stop])
+                scores[positions[lo:hi] - chunk.start] = own[lo:hi]
             if reservoir is not None:
                 reservoir.add(chunk.start, chunk.X, good)
             summary.add(chunk.start, scores)

@@ -190,6 +190,21 @@ def test_missing_columns_are_named_with_the_available_ones(files, tmp_path, caps
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_rows_the_model_was_fitted_on_keep_its_training_scores(files, tmp_path, catalogue):
+    # kNN counts a row scored again as new data as its own nearest neighbour; its training scores do not.
+    result = _run(files["csv"], tmp_path / "knn.csv", detector="knn[n_neighbors=5]", explain=False)
+    out = pd.read_csv(result.out).set_index("objid").loc[catalogue["objid"]]
+    np.testing.assert_allclose(out["score"], result.model.decision_scores_, rtol=1e-12)
+    assert not np.allclose(out["score"], result.model.score_samples(catalogue[FEATURES].to_numpy()))
+    # Fitted on a sample: the sampled rows score as in the fit, the others as new data.
+    sampled = _run(files["csv"], tmp_path / "half.csv", detector="knn[n_neighbors=5]", explain=False, fit_rows=300)
+    scores = pd.read_csv(sampled.out).set_index("objid").loc[catalogue["objid"], "score"].to_numpy()
+    as_new = sampled.model.score_samples(catalogue[FEATURES].to_numpy())
+    kept = ~np.isclose(scores, as_new, rtol=1e-12)
+    assert kept.sum() == 300
+    np.testing.assert_allclose(np.sort(scores[kept]), np.sort(sampled.model.decision_scores_), rtol=1e-12)
+
+
 def test_a_saved_model_refuses_its_columns_in_another_order(files, tmp_path, capsys):
     model = tmp_path / "m.drama2"
     _run(files["csv"], tmp_path / "fit.csv", save_model=model)
