@@ -211,6 +211,16 @@ class Registry:
         self._plugins[name] = info
         if obj is None:
             return
+        known_hooks = set(hookspecs.HOOK_KINDS) | {"register_commands"}
+        marker = f"{hookspecs.PROJECT_NAME}_impl"  # what @drama2.hookimpl sets on a function
+        unknown = sorted(attr for attr in dir(obj) if not attr.startswith("__") and attr not in known_hooks
+                         and hasattr(getattr(obj, attr, None), marker))
+        if unknown:  # pluggy would register it and never call it: a typo would go unnoticed
+            hints = {u: difflib.get_close_matches(u, sorted(known_hooks), n=1) for u in unknown}
+            text = "; ".join(f"{u!r}" + (f" (did you mean {m[0]!r}?)" if m else "") for u, m in hints.items())
+            self._fail(info, "registration", ValueError(f"unknown hook {text}; hooks are "
+                                                        f"{', '.join(sorted(known_hooks))}"))
+            return
         try:
             self._pm.register(obj, name=name)
         except Exception as exc:  # pluggy validation errors, duplicate names, ...
@@ -270,12 +280,13 @@ class Registry:
                 self._registrations[kind].extend(pending)
                 info.components.setdefault(kind, []).extend(r.name for r in pending)
         # A plugin that failed in a later hook keeps none of its earlier components either.
-        failed = {name for name, info in self._plugins.items() if info.status != "ok"}
-        if failed:
-            for kind in KINDS:
-                self._registrations[kind] = [r for r in self._registrations[kind] if r.provider not in failed]
-            for name in failed:
-                self._plugins[name].components = {}
+        self._drop_components({name for name, info in self._plugins.items() if info.status != "ok"})
+
+    def _drop_components(self, plugins: set[str]) -> None:
+        for kind in KINDS:
+            self._registrations[kind] = [r for r in self._registrations[kind] if r.provider not in plugins]
+        for name in plugins:
+            self._plugins[name].components = {}
 
     # -- queries ---------------------------------------------------------------------------
     def plugins(self) -> list[PluginInfo]:
@@ -344,6 +355,7 @@ class Registry:
             except Exception as exc:
                 failed.append(impl.plugin_name)
                 self._fail(info, "register_commands", exc)
+        self._drop_components(set(failed))  # a plugin never half-lands: its components go with its commands
         return failed
 
 

@@ -96,6 +96,35 @@ def test_lazy_targets_import_only_on_use():
         registry.load("reducers", "ghost")
 
 
+def test_a_misspelt_hook_fails_the_plugin_with_a_suggestion():
+    class Misspelt:
+        @drama2.hookimpl
+        def register_metric(self, register):  # the hook is register_metrics
+            register("never", lambda *a: None)
+
+    registry = Registry(load_entry_points=False, plugins=[("typo", Misspelt())])
+    info = {p.name: p for p in registry.plugins()}
+    assert info["typo"].status == "failed"
+    assert "'register_metric' (did you mean 'register_metrics'?)" in info["typo"].error
+    assert info["drama2"].status == "ok"  # the built-ins pass the same check
+
+
+def test_a_plugin_whose_commands_fail_keeps_none_of_its_components():
+    import click
+
+    class CommandsFail(GoodPlugin):
+        @drama2.hookimpl
+        def register_commands(self, cli):
+            raise RuntimeError("no commands today")
+
+    registry = Registry(load_entry_points=False, plugins=[("cmdfail", CommandsFail())])
+    assert "manhattan2" in registry.names("metrics")
+    assert registry.add_commands(click.Group()) == ["cmdfail"]
+    assert "manhattan2" not in registry.names("metrics")
+    info = {p.name: p for p in registry.plugins()}["cmdfail"]
+    assert info.status == "failed" and "no commands today" in info.error and info.components == {}
+
+
 def test_registration_rejects_bad_names_and_factories():
     class BadName:
         @drama2.hookimpl
