@@ -159,16 +159,20 @@ def test_importing_drama2_and_listing_does_not_import_torch():
     assert result.stdout.strip() == "False"
 
 
+def fake_distribution(site, name: str, module_source: str):
+    """Install, under ``site``, distribution ``drama2-<name>`` whose drama2 entry point ``name`` is that module."""
+    dist = site / f"drama2_{name}-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: drama2-{name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[drama2]\n{name} = drama2_{name}_module\n")
+    (site / f"drama2_{name}_module.py").write_text(textwrap.dedent(module_source))
+    return site
+
+
 @pytest.fixture
 def broken_distribution(tmp_path):
     """A real installed distribution whose drama2 entry point fails to import."""
-    site = tmp_path / "site"
-    dist = site / "drama2_broken-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: drama2-broken\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[drama2]\nbroken = drama2_broken_module\n")
-    (site / "drama2_broken_module.py").write_text("raise ImportError('this plugin is broken on purpose')\n")
-    return site
+    return fake_distribution(tmp_path / "site", "broken", "raise ImportError('this plugin is broken on purpose')\n")
 
 
 def test_a_broken_entry_point_is_reported_by_the_cli(broken_distribution):
@@ -210,18 +214,13 @@ def test_a_family_registration_resolves_its_members():
 
 
 def test_a_plugin_metric_named_like_a_builtin_leaves_bench_working_with_qualified_names(tmp_path):
-    site = tmp_path / "site"
-    dist = site / "drama2_clash-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: drama2-clash\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[drama2]\nclash = drama2_clash_module\n")
-    (site / "drama2_clash_module.py").write_text(textwrap.dedent("""
+    site = fake_distribution(tmp_path / "site", "clash", """
         import drama2
 
         @drama2.hookimpl
         def register_metrics(register):
             register("l2", "drama2.metrics:l2")
-    """))
+    """)
     env = {"PYTHONPATH": str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "drama2.cli", "bench", "--datasets", "synthetic-newclass-100",
