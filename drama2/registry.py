@@ -332,7 +332,8 @@ class Registry:
                 f"use a qualified name: {qualified}."
             )
         known = sorted({r.name for r in regs} | {r.qualified_name for r in regs})
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        same_letters = [k for k in known if k.lower() == name.lower()]  # "L2", "PCA": too short for difflib
+        close = list(dict.fromkeys(same_letters + difflib.get_close_matches(name, known, n=3, cutoff=0.6)))[:3]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownComponentError(
             f"unknown {kind[:-1]} {name!r}.{hint} Known {kind}: {', '.join(self.names(kind)) or 'none'} "

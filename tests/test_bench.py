@@ -80,6 +80,21 @@ def test_unknown_names_fail_before_anything_runs(tmp_path):
     with pytest.raises(UnknownComponentError, match="Did you mean .mahalanobis"):
         run_bench(_config(tmp_path, metrics=["l2", "mahalonobis"]), progress=False)
     assert not (tmp_path / "run" / "jobs").exists()
+    with pytest.raises(UnknownComponentError, match="Did you mean 'l2'"):
+        run_bench(_config(tmp_path, metrics=["L2"]), progress=False)
+    with pytest.raises(InvalidInputError, match="'n_neighbours' \\(did you mean 'n_neighbors'\\?\\)"):
+        run_bench(_config(tmp_path, scorers=["knn[n_neighbours=5]"]), progress=False)
+    with pytest.raises(InvalidInputError, match="drama .*'n_componets' \\(did you mean 'n_components'"):
+        run_bench(_config(tmp_path, drama={"n_componets": 3}), progress=False)
+    assert not (tmp_path / "run" / "jobs").exists()
+
+
+def test_a_name_listed_twice_runs_once(tmp_path):
+    config = _config(tmp_path, datasets=["synthetic-newclass-100", "synthetic-newclass-100"],
+                     reducers=["pca", "pca"], metrics=["l2", "l2"], scorers=[], seeds=[0, 0])
+    assert (config.datasets, config.reducers, config.metrics, config.seeds) == (
+        ["synthetic-newclass-100"], ["pca"], ["l2"], [0])
+    assert len(run_bench(config, progress=False, report=False).results) == 1
 
 
 # ---------------------------------------------------------------- the run directory
@@ -147,13 +162,14 @@ def test_an_interrupted_run_keeps_finished_jobs_and_resumes(tmp_path, monkeypatc
 
 
 def test_failures_are_recorded_and_retried_and_incompatible_jobs_skipped(tmp_path):
-    config = _config(tmp_path, reducers=["pca"], scorers=["drama[n_components=0]", "drama[reducer=ica, bogus=1]"],
-                     seeds=[0], datasets=["synthetic-newclass-100", "digits"])
+    # Values only the fit can judge (an unknown parameter name is refused before anything runs).
+    config = _config(tmp_path, reducers=["pca"], seeds=[0], datasets=["synthetic-newclass-100", "digits"],
+                     scorers=["drama[n_components=0]", "drama[reducer=ica, n_components=999]"])
     result = run_bench(config, progress=False)
     frame = result.results
     failed = frame[frame["status"] == "failed"]
-    assert set(failed["pipeline"]) == {"drama[n_components=0]", "drama[bogus=1, reducer=ica]"}
-    assert failed["error"].str.contains("n_components").any() and failed["error"].str.contains("bogus").any()
+    assert set(failed["pipeline"]) == {"drama[n_components=0]", "drama[n_components=999, reducer=ica]"}
+    assert failed["error"].str.contains("n_components").all()
     skipped = frame[frame["status"] == "skipped"]
     assert set(skipped["dataset"]) == {"digits"} and skipped["error"].str.contains("no anomaly labels").all()
     again = run_bench(config, progress=False, report=False)

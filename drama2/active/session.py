@@ -168,7 +168,8 @@ class ActiveSession:
                 raise
             raise InvalidInputError(
                 f"the label log {self._log.path} was written with updater {self.updater.name!r} for "
-                f"detector {logged.get('detector', '(not recorded)')}, which does not fit this {type(detector).__name__} "
+                f"detector {logged.get('detector', '(not recorded)')}, which does not fit this "
+                f"{type(detector).__name__} "
                 f"({exc}). Resume it with the detector it was written for, or use a new store path.") from exc
         self.strategy.prepare(detector, self.X, self.fitted_on_X, self.seed)
         self._codes = np.full(self.n_rows, _UNANSWERED, dtype=np.int8)

@@ -88,6 +88,10 @@ def parse_scorer(text: str) -> list[ScorerSpec]:
     return [ScorerSpec(name, tuple(zip(keys, combo))) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
+def _unique(values: list) -> list:
+    return list(dict.fromkeys(values))
+
+
 def parse_list(value, *, cast=str) -> list:
     """A comma-separated string (flags) or a list (YAML) as a list of ``cast`` values."""
     if value is None:
@@ -153,12 +157,13 @@ class BenchConfig:
     data_dir: str | None = None
 
     def __post_init__(self):
-        self.datasets = parse_list(self.datasets)
-        self.reducers = parse_list(self.reducers)
-        self.metrics = parse_list(self.metrics)
-        self.scorers = parse_list(self.scorers)
-        self.split_levels = parse_list(self.split_levels, cast=int)
-        self.seeds = parse_list(self.seeds, cast=int)
+        # A name listed twice would run (and count) the same jobs twice: keep the first of each.
+        self.datasets = _unique(parse_list(self.datasets))
+        self.reducers = _unique(parse_list(self.reducers))
+        self.metrics = _unique(parse_list(self.metrics))
+        self.scorers = _unique(parse_list(self.scorers))
+        self.split_levels = _unique(parse_list(self.split_levels, cast=int))
+        self.seeds = _unique(parse_list(self.seeds, cast=int))
         self.labelled_anomalies = parse_list(self.labelled_anomalies, cast=int)
         if any(k < 1 for k in self.labelled_anomalies):
             raise InvalidInputError("labelled_anomalies must be positive counts, e.g. 1,3,5,10,20.")

@@ -49,15 +49,21 @@ class BenchResult:
 
 
 def check_names(config: BenchConfig) -> None:
-    """Fail before running anything when a dataset, reducer, metric or scorer name is unknown."""
+    """Fail before running anything when a name, or a parameter of a scorer or of DRAMA, is unknown."""
+    from drama2.engine import Drama
     from drama2.registry import get_registry
+    from drama2.validation import check_parameters
 
     registry = get_registry()
     for kind, names in (("datasets", config.datasets), ("reducers", config.reducers if config.metrics else []),
-                        ("metrics", config.metrics), ("scorers", [s.name for s in config.scorer_specs])):
+                        ("metrics", config.metrics)):
         for name in names:
-            # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
-            registry.load(kind, name) if kind == "scorers" else registry.get(kind, name)
+            registry.get(kind, name)
+    for spec in config.scorer_specs:
+        # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
+        check_parameters(registry.load("scorers", spec.name), dict(spec.params), component=f"scorer {spec.name!r}")
+    if config.reducers and config.metrics:
+        check_parameters(Drama, dict(config.drama), component="drama (the DRAMA grid's settings)")
 
 
 def _versions() -> dict:
