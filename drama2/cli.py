@@ -380,9 +380,12 @@ def active_simulate(datasets, seeds, budget, updater, strategy, members, detecto
               help="Figure of the top anomalies beside their prototypes (.png, .pdf or .svg).")
 @click.option("--seed", default=0, show_default=True, help="Seeds the fit sample and the detector.")
 @click.option("--hdu", default="1", show_default=True, help="FITS extension holding the table (number or name).")
+@click.option("--trusted", help="Comma-separated packages whose classes a saved model may hold besides drama2's "
+                                "(a plugin's scorer), for --save-model and --model.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr [default: when a terminal].")
-def detect_command(input_path, out, columns, exclude_columns, id_column, detector, model_path, save_model, top, fit_rows, explain,
-                   explain_rows, top_features, chunk_rows, drop_nan, figure, seed, hdu, progress):
+def detect_command(input_path, out, columns, exclude_columns, id_column, detector, model_path, save_model, top,
+                   fit_rows, explain, explain_rows, top_features, chunk_rows, drop_nan, figure, seed, hdu, trusted,
+                   progress):
     """Score a catalogue (CSV, Parquet, FITS, npz), rank its rows and write the ranked, explained list.
 
     Output columns: the id column, score (higher = more anomalous), rank (1 = most anomalous),
@@ -396,7 +399,7 @@ def detect_command(input_path, out, columns, exclude_columns, id_column, detecto
                     detector=detector, model=model_path, save_model=save_model, top=top, fit_rows=fit_rows,
                     explain=explain, explain_rows=explain_rows, top_features=top_features, chunk_rows=chunk_rows,
                     drop_nan=drop_nan, figure=figure, random_state=seed, progress=progress,
-                    hdu=int(hdu) if hdu.isdigit() else hdu)
+                    hdu=int(hdu) if hdu.isdigit() else hdu, trusted=_split(trusted) if trusted else ())
     how = f"fitted on {result.n_fit_rows} rows" if result.fitted else "given model"
     dropped = f", {result.n_dropped} dropped for missing values" if result.n_dropped else ""
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seconds.items())

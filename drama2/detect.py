@@ -254,7 +254,7 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
            save_model=None, top=None,
            fit_rows: int = DEFAULT_FIT_ROWS, explain: bool = True, explain_rows=None, top_features: int = 3,
            chunk_rows: int = DEFAULT_CHUNK_ROWS, drop_nan: bool = False, figure=None, random_state=0,
-           progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS) -> DetectResult:
+           progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS, trusted=()) -> DetectResult:
     """Score a table, rank its rows, explain them and write the ranked list.
 
     Parameters
@@ -316,6 +316,9 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
     bucket_rows : int
         Rows per rank bucket of the writing pass and scores kept in memory
         before spilling to a temporary file (see the module notes).
+    trusted : sequence of str, optional
+        Packages besides drama2's own whose classes a saved model may hold (a
+        plugin's scorer), as for :func:`drama2.save` and :func:`drama2.load`.
 
     Returns
     -------
@@ -361,7 +364,7 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
     if isinstance(model, (str, os.PathLike)):
         from drama2.persistence import load
 
-        model = load(model)
+        model = load(model, trusted=trusted)
     features = _features(source, columns, id_column, model, exclude_columns or ())
     if progress is None:
         progress = sys.stderr.isatty()
@@ -382,7 +385,7 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
             if save_model is not None:
                 from drama2.persistence import save
 
-                save(model, save_model)
+                save(model, save_model, trusted=trusted)
             if explain_rows is None and not _is_drama(model):
                 explain_rows = DEFAULT_FALLBACK_EXPLAIN_ROWS
             # Ranks the writing pass must recognise before the output is sorted.

@@ -9,6 +9,7 @@ import pytest
 import drama2
 from drama2.cli import main
 from drama2.detect import detect
+from drama2.scorers.baselines import IForest
 
 FEATURES = ["g", "r", "i", "z"]
 PLANTED = 17  # row with an extreme value in "i"
@@ -203,6 +204,22 @@ def test_rows_the_model_was_fitted_on_keep_its_training_scores(files, tmp_path, 
     kept = ~np.isclose(scores, as_new, rtol=1e-12)
     assert kept.sum() == 300
     np.testing.assert_allclose(np.sort(scores[kept]), np.sort(sampled.model.decision_scores_), rtol=1e-12)
+
+
+class PluginForest(IForest):
+    """Stands for a plugin's scorer: a class from a package that is not drama2."""
+
+
+def test_a_plugin_scorer_is_saved_and_loaded_with_trusted(files, tmp_path):
+    package = PluginForest.__module__.split(".")[0]
+    with pytest.raises(drama2.InvalidInputError, match="trusted"):
+        _run(files["csv"], tmp_path / "a.csv", detector=PluginForest(random_state=0), save_model=tmp_path / "m1")
+    fitted = _run(files["csv"], tmp_path / "b.csv", detector=PluginForest(random_state=0),
+                  save_model=tmp_path / "m.drama2", trusted=[package])
+    again = detect(files["csv"], tmp_path / "c.csv", model=tmp_path / "m.drama2", id_column="objid",
+                   trusted=[package])
+    assert isinstance(again.model, PluginForest)
+    pd.testing.assert_frame_equal(pd.read_csv(fitted.out), pd.read_csv(again.out))
 
 
 def test_a_saved_model_refuses_its_columns_in_another_order(files, tmp_path, capsys):
