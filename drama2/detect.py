@@ -36,6 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -433,13 +434,18 @@ def _features(source, columns, id_column, model, exclude=()) -> list[str]:
         source.require_columns(exclude)  # a misspelt name would otherwise stay a feature unnoticed
     if columns is not None:
         features = [str(c) for c in columns]
-        if known is not None and features != [str(c) for c in known]:
-            # The model's columns are positional: another order (or other names) would score the wrong features.
-            how = "in another order" if sorted(features) == sorted(map(str, known)) else "with other names"
-            raise InvalidInputError(
-                f"the model was fitted on the columns {', '.join(map(str, known))} (in this order), but --columns "
-                f"gives {', '.join(features[:20])}{' …' if len(features) > 20 else ''} ({how}). Leave out "
-                "--columns to use the model's, or list them in its order.")
+        fitted_on = [str(c) for c in known] if known is not None else None
+        if fitted_on is not None and features != fitted_on:
+            # The model's columns are positional. The same names in another order would score the wrong
+            # features: refused. Other names may be the same quantities renamed in this file: used by position.
+            listed = f"{', '.join(features[:20])}{' …' if len(features) > 20 else ''}"
+            if sorted(features) == sorted(fitted_on):
+                raise InvalidInputError(
+                    f"the model was fitted on the columns {', '.join(fitted_on)} (in this order), but --columns "
+                    f"gives them in another order ({listed}). Leave out --columns to use the model's, or list them "
+                    "in its order.")
+            warnings.warn(f"the model was fitted on the columns {', '.join(fitted_on)}; --columns {listed} are used "
+                          "in their place, by position.", UserWarning, stacklevel=3)
     elif known is not None:
         features = [str(c) for c in known if str(c) not in exclude]
     else:

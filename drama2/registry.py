@@ -211,23 +211,18 @@ class Registry:
         self._plugins[name] = info
         if obj is None:
             return
-        known_hooks = set(hookspecs.HOOK_KINDS) | {"register_commands"}
-        marker = f"{hookspecs.PROJECT_NAME}_impl"  # what @drama2.hookimpl sets on a function
-        unknown = sorted(attr for attr in dir(obj) if not attr.startswith("__") and attr not in known_hooks
-                         and hasattr(getattr(obj, attr, None), marker))
-        if unknown:  # pluggy would register it and never call it: a typo would go unnoticed
-            hints = {u: difflib.get_close_matches(u, sorted(known_hooks), n=1) for u in unknown}
+        unknown = _unknown_hooks(obj)
+        if unknown:  # pluggy would register such a function and never call it: a typo would go unnoticed
+            hints = {u: difflib.get_close_matches(u, _HOOK_NAMES, n=1) for u in unknown}
             text = "; ".join(f"{u!r}" + (f" (did you mean {m[0]!r}?)" if m else "") for u, m in hints.items())
-            self._fail(info, "registration", ValueError(f"unknown hook {text}; hooks are "
-                                                        f"{', '.join(sorted(known_hooks))}"))
+            self._fail(info, "registration", ValueError(f"unknown hook {text}; hooks are {', '.join(_HOOK_NAMES)}"))
             return
         try:
             self._pm.register(obj, name=name)
         except Exception as exc:  # pluggy validation errors, duplicate names, ...
             self._fail(info, "registration", exc)
             return
-        info.hooks = sorted(impl_name for impl_name in hookspecs.HOOK_KINDS.keys() | {"register_commands"}
-                            if hasattr(obj, impl_name))
+        info.hooks = [impl_name for impl_name in _HOOK_NAMES if hasattr(obj, impl_name)]
 
     def _load_entry_points(self) -> None:
         seen: set[tuple[str, str]] = set()
@@ -351,13 +346,39 @@ class Registry:
             info = self._plugins[impl.plugin_name]
             if info.status != "ok":
                 continue
+            before = dict(getattr(cli, "commands", {}))
             try:
                 impl.function(cli=cli)
             except Exception as exc:
+                if hasattr(cli, "commands"):  # the commands it added before failing go too
+                    cli.commands.clear()
+                    cli.commands.update(before)
                 failed.append(impl.plugin_name)
                 self._fail(info, "register_commands", exc)
         self._drop_components(set(failed))  # a plugin never half-lands: its components go with its commands
         return failed
+
+
+_HOOK_NAMES = sorted(set(hookspecs.HOOK_KINDS) | {"register_commands"})
+
+
+def _unknown_hooks(obj) -> list[str]:
+    """Public names of ``obj`` marked ``@drama2.hookimpl`` that name no hook (pluggy would ignore them).
+
+    Attributes are read statically (a property is never run); a hookimpl with ``specname`` names its hook
+    itself, and private names (a re-exported hookimpl) are left alone.
+    """
+    import inspect
+
+    marker = f"{hookspecs.PROJECT_NAME}_impl"  # the options @drama2.hookimpl stores on a function
+    unknown = []
+    for attr in dir(obj):
+        if attr.startswith("_") or attr in _HOOK_NAMES:
+            continue
+        options = getattr(inspect.getattr_static(obj, attr, None), marker, None)
+        if isinstance(options, dict) and not options.get("specname"):
+            unknown.append(attr)
+    return sorted(unknown)
 
 
 _lock = threading.Lock()

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from drama2.bench import BenchConfig, run_bench
 from drama2.bench import execute as execute_module
+from drama2.bench import jobs as jobs_module
 from drama2.bench.config import parse_scorer
 from drama2.bench.jobs import expand_grid
 from drama2.bench.store import RunStore
@@ -51,6 +52,13 @@ def test_grid_shares_one_fit_across_metrics_and_keys_are_stable(tmp_path):
     # Identity, not position, decides keys and seeds: reversing the grid changes nothing.
     reversed_jobs = expand_grid(_config(tmp_path, seeds=[1, 0], reducers=["nmf", "pca"]))
     assert {j.key: j.random_state for j in jobs} == {j.key: j.random_state for j in reversed_jobs}
+    # Transductive scorer rows are judged on training scores since 2026-11-23: their keys changed (older rows
+    # are redone, not resumed), their seeds did not (the same forests are grown).
+    scorer = next(j for j in jobs if j.kind == "scorer")
+    split_twin = next(j for j in expand_grid(_config(tmp_path, protocol="split")) if j.kind == "scorer")
+    assert scorer.identity()["scores"] == "training" and "scores" not in split_twin.identity()
+    assert scorer.random_state == jobs_module._seed_of(
+        {k: v for k, v in scorer.identity().items() if k != "scores"})
 
 
 def test_yaml_config_mirrors_the_flags(tmp_path):
@@ -86,6 +94,8 @@ def test_unknown_names_fail_before_anything_runs(tmp_path):
         run_bench(_config(tmp_path, scorers=["knn[n_neighbours=5]"]), progress=False)
     with pytest.raises(InvalidInputError, match="drama .*'n_componets' \\(did you mean 'n_components'"):
         run_bench(_config(tmp_path, drama={"n_componets": 3}), progress=False)
+    with pytest.raises(InvalidInputError, match="'split_levels' \\(use split-levels\\) is set by the bench grid"):
+        run_bench(_config(tmp_path, drama={"split_levels": 2}), progress=False)
     assert not (tmp_path / "run" / "jobs").exists()
 
 
@@ -95,6 +105,8 @@ def test_a_name_listed_twice_runs_once(tmp_path):
     assert (config.datasets, config.reducers, config.metrics, config.seeds) == (
         ["synthetic-newclass-100"], ["pca"], ["l2"], [0])
     assert len(run_bench(config, progress=False, report=False).results) == 1
+    specs = _config(tmp_path, scorers=["knn[n_neighbors=5]", "knn[n_neighbors=[5, 10]]"]).scorer_specs
+    assert [spec.label for spec in specs] == ["knn[n_neighbors=5]", "knn[n_neighbors=10]"]
 
 
 # ---------------------------------------------------------------- the run directory

@@ -222,17 +222,21 @@ def test_a_plugin_scorer_is_saved_and_loaded_with_trusted(files, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(fitted.out), pd.read_csv(again.out))
 
 
-def test_a_saved_model_refuses_its_columns_in_another_order(files, tmp_path, capsys):
+def test_a_saved_model_refuses_its_columns_in_another_order_and_takes_renamed_ones(files, tmp_path, capsys):
     model = tmp_path / "m.drama2"
     _run(files["csv"], tmp_path / "fit.csv", save_model=model)
     err = _error(capsys, files["csv"], "--out", tmp_path / "x.csv", "--model", model, "--id-column", "objid",
                  "--columns", ",".join(reversed(FEATURES)))
     assert "in another order" in err and "g, r, i, z" in err
-    err = _error(capsys, files["csv"], "--out", tmp_path / "x.csv", "--model", model, "--id-column", "objid",
-                 "--columns", "g,r,i,kind")
-    assert "with other names" in err
     same = detect(files["csv"], tmp_path / "same.csv", model=model, id_column="objid", columns=FEATURES)
     assert same.features == FEATURES
+    # The same quantities under other names (another survey's headers) are used by position, with a warning.
+    renamed = pd.read_csv(files["csv"]).rename(columns={c: c.upper() for c in FEATURES})
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    with pytest.warns(UserWarning, match="used in their place, by position"):
+        other = detect(tmp_path / "renamed.csv", tmp_path / "renamed-out.csv", model=model, id_column="objid",
+                       columns=[c.upper() for c in FEATURES])
+    pd.testing.assert_series_equal(pd.read_csv(other.out)["score"], pd.read_csv(same.out)["score"])
 
 
 def test_excluded_columns_leave_the_default_features(catalogue, tmp_path, capsys):

@@ -109,17 +109,37 @@ def test_a_misspelt_hook_fails_the_plugin_with_a_suggestion():
     assert info["drama2"].status == "ok"  # the built-ins pass the same check
 
 
+def test_valid_plugins_pass_the_hook_name_check():
+    class Fine:
+        @property
+        def config(self):  # never run by the check
+            raise RuntimeError("reading this property fails")
+
+        @drama2.hookimpl(specname="register_metrics")  # pluggy's way to name the hook explicitly
+        def my_metrics(self, register):
+            register("viaspecname", lambda X, P, stats: (X[:, None, :] - P[None]).abs().sum(-1))
+
+        _reexported = GoodPlugin.register_reducers  # a private re-export is left alone
+
+    registry = Registry(load_entry_points=False, plugins=[("fine", Fine())])
+    assert {p.name: p for p in registry.plugins()}["fine"].status == "ok"
+    assert "viaspecname" in registry.names("metrics")
+
+
 def test_a_plugin_whose_commands_fail_keeps_none_of_its_components():
     import click
 
     class CommandsFail(GoodPlugin):
         @drama2.hookimpl
         def register_commands(self, cli):
+            cli.add_command(click.Command("half-added"))
             raise RuntimeError("no commands today")
 
     registry = Registry(load_entry_points=False, plugins=[("cmdfail", CommandsFail())])
     assert "manhattan2" in registry.names("metrics")
-    assert registry.add_commands(click.Group()) == ["cmdfail"]
+    group = click.Group(commands=[click.Command("kept")])
+    assert registry.add_commands(group) == ["cmdfail"]
+    assert list(group.commands) == ["kept"]
     assert "manhattan2" not in registry.names("metrics")
     info = {p.name: p for p in registry.plugins()}["cmdfail"]
     assert info.status == "failed" and "no commands today" in info.error and info.components == {}

@@ -183,7 +183,11 @@ class BenchConfig:
             raise InvalidInputError("nothing to run: give reducers and metrics, or scorers.")
         if any(level < 1 for level in self.split_levels) or any(seed < 0 for seed in self.seeds):
             raise InvalidInputError("split levels must be >= 1 and seeds >= 0.")
-        self.scorer_specs = [spec for text in self.scorers for spec in parse_scorer(text)]
+        # One spec per label (parameters may be lists, which cannot be hashed).
+        by_label: dict = {}
+        for spec in (spec for text in self.scorers for spec in parse_scorer(text)):
+            by_label.setdefault(spec.label, spec)
+        self.scorer_specs = list(by_label.values())
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> "BenchConfig":

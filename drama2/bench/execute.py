@@ -215,8 +215,9 @@ def _build(job: Job, device: str, X_train, X_test):
         from drama2.engine import Drama
 
         params = dict(job.drama_params)
-        # A metric of the job, not Drama's default "l2", which a plugin may have made ambiguous.
-        params.setdefault("metric", job.metrics[0])
+        # The fit's metric only checks the fit; the built-in l2 by its qualified name, which a plugin's "l2"
+        # cannot make ambiguous (and a failing metric of the sweep fails its own rows, not the fit).
+        params.setdefault("metric", "drama2:l2")
         model = Drama(reducer=job.reducer, split_levels=job.split_level, device=device,
                       random_state=job.random_state, **params)
         return model, X_train, X_test

@@ -32,14 +32,24 @@ class Job:
     params: tuple = ()
     labelled: tuple = ()  # K values of label-aware selection (scorers with ``select``)
 
-    def identity(self) -> dict:
-        """Everything that determines the job's result."""
+    def _settings(self) -> dict:
+        """The job's settings: what its seed derives from."""
         identity = {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "kind": self.kind,
                     "reducer": self.reducer, "split_level": self.split_level, "metrics": list(self.metrics),
                     "drama_params": [list(p) for p in self.drama_params], "scorer": self.scorer,
                     "params": [list(p) for p in self.params]}
         if self.labelled:  # only when used, so runs without it keep their keys (and resume)
             identity["labelled"] = list(self.labelled)
+        return identity
+
+    def identity(self) -> dict:
+        """Everything that determines the job's result."""
+        identity = self._settings()
+        if self.kind == "scorer" and self.protocol == "transductive":
+            # Scored by the detector's own training scores (before 2026-11-23, kNN and LOF rows scored the
+            # fitted rows again as new data): a new key, so such rows in older run directories are redone,
+            # never resumed beside new ones. The seed stays that of the settings.
+            identity["scores"] = "training"
         return identity
 
     @property
@@ -50,8 +60,8 @@ class Job:
 
     @property
     def random_state(self) -> int:
-        """The models' seed, derived from the job's identity."""
-        return _seed_of(self.identity())
+        """The models' seed, derived from the job's settings."""
+        return _seed_of(self._settings())
 
     @property
     def split_state(self) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drama2.bench.config import BenchConfig
+from drama2.errors import InvalidInputError
 from drama2.bench.executors import EXECUTORS
 from drama2.bench.jobs import Job, expand_grid
 from drama2.bench.store import RunStore
@@ -64,6 +65,11 @@ def check_names(config: BenchConfig) -> None:
         check_parameters(registry.load("scorers", spec.name), dict(spec.params), component=f"scorer {spec.name!r}")
     if config.reducers and config.metrics:
         check_parameters(Drama, dict(config.drama), component="drama (the DRAMA grid's settings)")
+        grid_keys = {"reducer": "reducers", "split_levels": "split-levels", "random_state": "seeds",
+                     "device": "device", "metric": "metrics"}
+        clash = [f"{key!r} (use {grid_keys[key]})" for key in config.drama if key in grid_keys]
+        if clash:
+            raise InvalidInputError(f"drama: {', '.join(clash)} is set by the bench grid, not the drama block.")
 
 
 def _versions() -> dict:
