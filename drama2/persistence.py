@@ -1188,7 +1188,8 @@ def load(path, *, device=None, trusted=()):
     InvalidInputError
         When the file is not a drama2 model file, has an unknown format
         version, was changed or damaged after it was written (sha256
-        mismatch), or names a class outside the trusted packages.
+        mismatch), or names a class outside the trusted packages; or when
+        ``device`` is unknown or not available here (``"cuda"`` without CUDA).
     """
     path = Path(path)
     try:
@@ -1201,10 +1202,10 @@ def load(path, *, device=None, trusted=()):
             root = document["root"]
         except Exception as exc:
             raise _Damaged(f"{type(exc).__name__}: {exc}") from exc
-        if device is not None:
-            import torch
+        if device is not None:  # a device this machine lacks (or a misspelt one) is refused before any work
+            from drama2.device import resolve_device
 
-            device = str(torch.device(device))
+            device = resolve_device(device)
         decoder = _Decoder(arrays, tuple(TRUSTED_PACKAGES) + tuple(trusted), device)
         try:
             model = decoder.decode(root, "model")

@@ -156,11 +156,17 @@ def check_parameters(cls, params: dict, *, component: str) -> None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
         return
     known = [n for n, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
-    unknown = [key for key in params if key not in known]
-    if unknown:
-        import difflib
+    refuse_unknown(params, known, component=component)
 
+
+def refuse_unknown(given, known, *, component: str, noun: str = "parameter") -> None:
+    """Raise a clear error naming each of ``given`` not in ``known``, with the closest known name as a hint."""
+    import difflib
+
+    known = list(dict.fromkeys(known))
+    unknown = [key for key in given if key not in known]
+    if unknown:
         hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1))
                  else repr(key) for key in unknown]
-        raise InvalidInputError(f"{component} takes no parameter {', '.join(hints)}; its parameters are: "
+        raise InvalidInputError(f"{component} takes no {noun} {', '.join(hints)}; its {noun}s are: "
                                 f"{', '.join(known)}.")

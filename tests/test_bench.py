@@ -261,3 +261,13 @@ def test_the_embedded_default_needs_no_download(monkeypatch, tmp_path):
     monkeypatch.setenv("DRAMA2_CACHE", str(tmp_path))
     assert default_datasets() == list(DEFAULT_SIMULATIONS)
     assert np.all([name.startswith("synthetic-") for name in default_datasets()])
+
+
+def test_an_unreachable_dask_scheduler_is_one_clear_error():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from drama2.bench.executors import run_dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(InvalidInputError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+            next(run_dask([], scheduler="tcp://127.0.0.1:9"))

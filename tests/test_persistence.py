@@ -127,6 +127,15 @@ def test_neural_model_loads_onto_a_chosen_device(data, tmp_path, no_pickle):
     assert loaded.model_.device_ == "cpu"
     assert next(loaded.model_.network_.parameters()).device.type == "cpu"
     assert not loaded.model_.network_.training  # eval mode kept
+    path = tmp_path / "m.drama2"
+    drama2.save(model, path)
+    with pytest.raises(drama2.InvalidInputError, match="unknown device 'bogus'"):
+        drama2.load(path, device="bogus")
+    import torch
+
+    if not torch.cuda.is_available():  # refused at load, not at the first score
+        with pytest.raises(drama2.InvalidInputError, match="CUDA is not available"):
+            drama2.load(path, device="cuda")
 
 
 @pytest.mark.gpu

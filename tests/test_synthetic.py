@@ -98,3 +98,12 @@ def test_signals_noise_and_shape_arguments():
         shape(11, X_100, 1.0, 0.0)
     with pytest.raises(InvalidInputError, match="both inlier and outlier"):
         new_class_anomaly(inlier_shapes=(1, 2), outlier_shapes=(2, 3))
+
+
+def test_a_misspelt_loader_option_is_refused_not_ignored():
+    with pytest.raises(InvalidInputError, match="'random_sate' \\(did you mean 'random_state'\\?\\)"):
+        load_dataset("synthetic-local-100", random_sate=3)  # would silently give the random_state=0 data
+    with pytest.raises(InvalidInputError, match="takes no option 'n_class'"):
+        load_dataset("digits", n_class=3)
+    # The generic options any caller may pass to every dataset are still accepted (and ignored where unused).
+    assert load_dataset("synthetic-local-100", data_dir="/nowhere", download=False).X.shape[0] > 0

@@ -40,7 +40,13 @@ def run_dask(jobs: Iterable[Job], *, scheduler, data_dir=None, device="auto", **
         from drama2.errors import InvalidInputError
 
         raise InvalidInputError("the dask executor needs dask.distributed: pip install 'drama2[dask]'.") from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    except OSError as exc:  # nothing listening there, or a wrong address: one clear line, not a traceback
+        from drama2.errors import InvalidInputError
+
+        raise InvalidInputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}). Start one "
+                                "(`dask scheduler`, then `dask worker ADDRESS`) or check the address.") from None
     try:
         futures = [client.submit(_run_keyed, job, data_dir, device, key=f"drama2-{job.key}", pure=False)
                    for job in jobs]
