@@ -44,6 +44,7 @@ matter only together share their effect unevenly.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,6 +244,9 @@ def explain(model, X, *, top: int = 5, reference=None, feature_names=None) -> Ex
         raise InvalidInputError(f"top must be a non-negative integer, got {top!r}.")
     names = _feature_names(X, model, feature_names)
     if isinstance(model, Drama):
+        if reference is not None:
+            warnings.warn("reference is ignored for a DRAMA model: its contributions compare each row with its "
+                          "nearest prototype.", UserWarning, stacklevel=2)
         result = explain_drama(model, X)
     else:
         result = explain_by_replacement(model, X, reference=reference)
@@ -430,8 +434,12 @@ def _reference_values(model, reference, d: int) -> np.ndarray:
     if reference is None:
         reference = getattr(model, "reference_medians_", None)
         if reference is None:
+            from drama2.scorers.base import BaseDetector
+
+            if isinstance(model, BaseDetector):  # an unfitted drama2 detector: say that, not "needs reference"
+                check_is_fitted(model, "decision_scores_")
             raise InvalidInputError(
-                f"explaining a {type(model).__name__} needs reference values: pass reference=X_train (its "
+                f"explaining {type(model).__name__} needs reference values: pass reference=X_train (its "
                 "per-feature medians are used) or reference=<one value per feature>.")
     if hasattr(reference, "to_numpy"):
         reference = reference.to_numpy()
@@ -439,9 +447,13 @@ def _reference_values(model, reference, d: int) -> np.ndarray:
     if ref.ndim == 2:
         ref = check_array(ref, name="reference", estimator="explain")
         ref = np.median(ref, axis=0)
-    if ref.ndim != 1 or ref.shape[0] != d or not np.isfinite(ref).all():
+    if ref.ndim != 1 or ref.shape[0] != d:
         raise InvalidInputError(f"reference must be the training data (n, {d}) or {d} finite values per feature; "
                                 f"got shape {np.shape(reference)}.")
+    if not np.isfinite(ref).all():
+        bad = np.flatnonzero(~np.isfinite(ref))
+        raise InvalidInputError(f"reference has non-finite values for feature(s) {bad[:10].tolist()}; give a finite "
+                                "value for every feature.")
     return ref
 
 

@@ -118,6 +118,10 @@ def test_fallback_explains_iforest_with_reference_medians(data):
     np.testing.assert_array_equal(ex.baseline[0], np.median(data, axis=0))
     same = drama2.explain(model, data[:20], reference=np.median(data, axis=0))
     np.testing.assert_array_equal(same.contributions, ex.contributions)
+    with pytest.raises(drama2.InvalidInputError, match="non-finite values for feature"):
+        drama2.explain(model, data[:5], reference=np.full(data.shape[1], np.nan))
+    with pytest.raises(drama2.NotFittedError):  # an unfitted detector is named as such, not as lacking references
+        drama2.explain(IForest(), data[:5])
 
 
 def test_fallback_costs_d_plus_one_scorings_per_row(data):
@@ -155,6 +159,8 @@ def test_wrong_feature_count_is_an_error(data):
     model = _fit(data, "l2")
     with pytest.raises(drama2.InvalidInputError, match="features"):
         drama2.explain(model, data[:, :4])
+    with pytest.warns(UserWarning, match="reference is ignored for a DRAMA model"):
+        drama2.explain(model, data[:3], reference=data)
 
 
 def test_figure_shows_the_top_anomalies(data, tmp_path):
