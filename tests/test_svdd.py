@@ -156,6 +156,8 @@ def test_label_errors(blobs):
     assert not hasattr(model, "decision_scores_") and not hasattr(model, "_y_classes")
     with pytest.raises(InvalidInputError, match="n_clusters"):
         MCDSVDD(n_clusters=1).fit(X)
+    with pytest.raises(InvalidInputError, match=f"n_clusters={len(X) + 1} needs at least {len(X) + 1} rows"):
+        MCDSVDD(n_clusters=len(X) + 1).fit(X)
     with pytest.raises(InvalidInputError, match="pretrain_epochs"):
         DeepSVDD(pretrain_epochs=-1).fit(X)
 

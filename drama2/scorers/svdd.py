@@ -385,6 +385,9 @@ class MCDSVDD(_SVDDBase):
         if not ((isinstance(k, str) and k == "auto") or (_is_int(k) and k >= 2)):
             raise InvalidInputError(f"MCDSVDD: n_clusters must be 'auto' or an integer >= 2, got {k!r} (for a "
                                     "single centre use deepsvdd).")
+        if _is_int(k) and k > X.shape[0]:
+            raise InvalidInputError(f"MCDSVDD: n_clusters={k} needs at least {k} rows to place its centres, but X has "
+                                    f"{X.shape[0]}; use fewer clusters or n_clusters='auto'.")
         if not isinstance(self.class_balanced, (bool, np.bool_)):
             raise InvalidInputError(f"MCDSVDD: class_balanced must be True or False, got {self.class_balanced!r}.")
 
