@@ -33,3 +33,11 @@ def test_a_missing_file_names_the_file_and_directories(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(DatasetNotFoundError, match="speech.mat"):
         load_odds("speech", data_dir=tmp_path)
+
+
+def test_a_data_dir_that_does_not_exist_is_reported(tmp_path):
+    from drama2.datasets.odds import data_dirs
+
+    with pytest.warns(UserWarning, match="is not a directory; searching"):
+        dirs = data_dirs(tmp_path / "typo")
+    assert dirs[0] == tmp_path / "typo"

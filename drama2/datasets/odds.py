@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.parse
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +161,9 @@ def data_dirs(data_dir=None) -> list[Path]:
     dirs = []
     if data_dir is not None:
         dirs.append(Path(data_dir))
+        if not dirs[0].is_dir():  # most likely a typo: say so rather than quietly use the other places
+            warnings.warn(f"data_dir {str(data_dir)!r} is not a directory; searching $DRAMA2_DATA and the cache "
+                          "only.", UserWarning, stacklevel=3)
     if os.environ.get("DRAMA2_DATA"):
         dirs.append(Path(os.environ["DRAMA2_DATA"]))
     dirs.append(cache_dir())
