@@ -120,7 +120,8 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
 @cli.command("bench")
 @click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--datasets", help="Comma-separated dataset names [default: DRAMA simulations + ODDS files found].")
-@click.option("--reducers", help="Comma-separated reducers of the DRAMA grid [default: none,pca,ica,nmf].")
+@click.option("--reducers", help="Comma-separated reducers of the DRAMA grid, each with its own parameters if "
+                                 "needed, e.g. 'pca,ae[max_epochs=20]' [default: none,pca,ica,nmf].")
 @click.option("--metrics", help="Comma-separated metrics of the DRAMA grid [default: all ten].")
 @click.option("--scorers", help="Whole detectors, e.g. 'eif,knn[n_neighbors=10],pyod:ECOD' [default: the paper's "
                                 "baselines, 'lof[n_neighbors=[5,10,35]],iforest'].")

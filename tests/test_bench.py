@@ -271,3 +271,18 @@ def test_an_unreachable_dask_scheduler_is_one_clear_error():
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(InvalidInputError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
             next(run_dask([], scheduler="tcp://127.0.0.1:9"))
+
+
+def test_a_reducer_carries_its_own_parameters_and_list_values_sweep(tmp_path, torch_one_thread):
+    from drama2 import Drama, evaluation, load_dataset
+
+    config = _config(tmp_path, reducers=["pca", "ae[max_epochs=[1, 2]]"], metrics=["l2"], scorers=[], seeds=[0])
+    assert config.reducers == ["pca", "ae[max_epochs=1]", "ae[max_epochs=2]"]
+    frame = run_bench(config, progress=False, report=False).results.set_index("pipeline")
+    assert (frame["status"] == "ok").all() and len(frame) == 3
+    row = frame.loc["drama-ae[max_epochs=2]-l2-s1"]
+    ds = load_dataset("synthetic-newclass-100")
+    model = Drama(reducer="ae", reducer_params={"max_epochs": 2}, random_state=int(row["random_state"])).fit(ds.X)
+    assert row["auc"] == pytest.approx(evaluation.auc(ds.y, model.score_samples(ds.X)), abs=1e-12)
+    with pytest.raises(InvalidInputError, match="reducer 'ae' takes no parameter 'max_epoch' \\(did you mean"):
+        run_bench(_config(tmp_path, "typo", reducers=["ae[max_epoch=2]"], scorers=[]), progress=False)

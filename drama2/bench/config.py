@@ -159,7 +159,8 @@ class BenchConfig:
     def __post_init__(self):
         # A name listed twice would run (and count) the same jobs twice: keep the first of each.
         self.datasets = _unique(parse_list(self.datasets))
-        self.reducers = _unique(parse_list(self.reducers))
+        # A reducer may carry its own parameters, ``ae[max_epochs=20]``; a list value sweeps, as for scorers.
+        self.reducers = _unique([spec.label for text in parse_list(self.reducers) for spec in parse_scorer(text)])
         self.metrics = _unique(parse_list(self.metrics))
         self.scorers = _unique(parse_list(self.scorers))
         self.split_levels = _unique(parse_list(self.split_levels, cast=int))

@@ -76,15 +76,16 @@ def incompatibility(job: Job, dataset) -> str | None:
         return "too few anomalies for a stratified 70/30 split"
     n, d = dataset.X.shape
     if job.kind == "drama":
-        params = dict(job.drama_params)
+        params = job.drama_settings()
+        reducer = job.reducer_spec.name
         n_components = params.get("n_components", 2)
-        if job.reducer != "none" and n_components > d:
+        if reducer != "none" and n_components > d:
             return f"n_components={n_components} exceeds the {d} features"
-        if job.reducer == "nmf" and params.get("scaling") in ("standard", "robust"):
+        if reducer == "nmf" and params.get("scaling") in ("standard", "robust"):
             return f"nmf needs non-negative input, which scaling={params['scaling']!r} does not give"
         image_shape = dict(params.get("reducer_params") or {}).get("image_shape")
-        if job.reducer.startswith("conv2d-") and image_shape is None and math.isqrt(d) ** 2 != d:
-            return f"{job.reducer} needs square images or reducer_params.image_shape; rows have {d} features"
+        if reducer.startswith("conv2d-") and image_shape is None and math.isqrt(d) ** 2 != d:
+            return f"{reducer} needs square images or reducer_params.image_shape; rows have {d} features"
     else:
         n_train = n if job.protocol == "transductive" else int(n * (1 - SPLIT_TEST_SHARE))
         k = dict(job.params).get("n_neighbors")
@@ -214,11 +215,11 @@ def _build(job: Job, device: str, X_train, X_test):
     if job.kind == "drama":
         from drama2.engine import Drama
 
-        params = dict(job.drama_params)
+        params = job.drama_settings()
         # The fit's metric only checks the fit; the built-in l2 by its qualified name, which a plugin's "l2"
         # cannot make ambiguous (and a failing metric of the sweep fails its own rows, not the fit).
         params.setdefault("metric", "drama2:l2")
-        model = Drama(reducer=job.reducer, split_levels=job.split_level, device=device,
+        model = Drama(reducer=job.reducer_spec.name, split_levels=job.split_level, device=device,
                       random_state=job.random_state, **params)
         return model, X_train, X_test
     model = _make_scorer(job, device)

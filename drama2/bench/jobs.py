@@ -68,6 +68,22 @@ class Job:
         """The train/test split's seed: shared by every pipeline on one dataset and seed, so all see one split."""
         return _seed_of({"dataset": self.dataset, "seed": self.seed, "purpose": "split"})
 
+    @property
+    def reducer_spec(self):
+        """The reducer's name and its own parameters (``ae[max_epochs=20]``) as a :class:`ScorerSpec`."""
+        from drama2.bench.config import parse_scorer
+
+        return parse_scorer(self.reducer)[0]
+
+    def drama_settings(self) -> dict:
+        """``Drama``'s keyword arguments besides reducer, split level, device and seed: the config's ``drama``
+        block, with the reducer's own parameters merged into its ``reducer_params``."""
+        params = dict(self.drama_params)
+        own = dict(self.reducer_spec.params)
+        if own:
+            params["reducer_params"] = {**dict(params.get("reducer_params") or {}), **own}
+        return params
+
     def pipeline_of(self, metric: str | None = None, labelled: int | None = None) -> str:
         """Pipeline name of a result row: ``drama-<reducer>-<metric>-s<level>`` or the scorer's label
         (``<label>+<K>lab`` after selection with K labelled anomalies)."""

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drama2.bench.config import BenchConfig
+from drama2.bench.config import BenchConfig, parse_scorer
 from drama2.errors import InvalidInputError
 from drama2.bench.executors import EXECUTORS
 from drama2.bench.jobs import Job, expand_grid
@@ -56,10 +56,12 @@ def check_names(config: BenchConfig) -> None:
     from drama2.validation import check_parameters
 
     registry = get_registry()
-    for kind, names in (("datasets", config.datasets), ("reducers", config.reducers if config.metrics else []),
-                        ("metrics", config.metrics)):
+    for kind, names in (("datasets", config.datasets), ("metrics", config.metrics)):
         for name in names:
             registry.get(kind, name)
+    for text in config.reducers if config.metrics else []:
+        spec = parse_scorer(text)[0]
+        check_parameters(registry.load("reducers", spec.name), dict(spec.params), component=f"reducer {spec.name!r}")
     for spec in config.scorer_specs:
         # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
         check_parameters(registry.load("scorers", spec.name), dict(spec.params), component=f"scorer {spec.name!r}")
