@@ -252,10 +252,9 @@ class _Progress:
 
 # ====================================================================== detect
 def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, detector=None, model=None,
-           save_model=None, top=None,
-           fit_rows: int = DEFAULT_FIT_ROWS, explain: bool = True, explain_rows=None, top_features: int = 3,
-           chunk_rows: int = DEFAULT_CHUNK_ROWS, drop_nan: bool = False, figure=None, random_state=0,
-           progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS, trusted=()) -> DetectResult:
+           save_model=None, top=None, fit_rows: int = DEFAULT_FIT_ROWS, explain: bool = True, explain_rows=None,
+           top_features: int = 3, chunk_rows: int = DEFAULT_CHUNK_ROWS, drop_nan: bool = False, figure=None,
+           random_state=0, progress=None, hdu=1, bucket_rows: int = BUCKET_ROWS, trusted=()) -> DetectResult:
     """Score a table, rank its rows, explain them and write the ranked list.
 
     Parameters

@@ -88,6 +88,11 @@ def parse_scorer(text: str) -> list[ScorerSpec]:
     return [ScorerSpec(name, tuple(zip(keys, combo))) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
+def parse_reducer(text: str) -> ScorerSpec:
+    """One reducer of the grid, ``name`` or ``name[p=v, ...]`` (its sweeps are already expanded in the config)."""
+    return parse_scorer(text)[0]
+
+
 def _unique(values: list) -> list:
     return list(dict.fromkeys(values))
 

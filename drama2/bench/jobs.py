@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from drama2.bench.config import BenchConfig, scorer_label
+from drama2.bench.config import BenchConfig, parse_reducer, scorer_label
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ class Job:
     @property
     def reducer_spec(self):
         """The reducer's name and its own parameters (``ae[max_epochs=20]``) as a :class:`ScorerSpec`."""
-        from drama2.bench.config import parse_scorer
-
-        return parse_scorer(self.reducer)[0]
+        return parse_reducer(self.reducer)
 
     def drama_settings(self) -> dict:
         """``Drama``'s keyword arguments besides reducer, split level, device and seed: the config's ``drama``

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drama2.bench.config import BenchConfig, parse_scorer
-from drama2.errors import InvalidInputError
+from drama2.bench.config import BenchConfig, parse_reducer
 from drama2.bench.executors import EXECUTORS
 from drama2.bench.jobs import Job, expand_grid
 from drama2.bench.store import RunStore
+from drama2.errors import InvalidInputError
 
 #: results.csv is rewritten at most this often while a run is going (job records are written at once).
 RESULTS_REFRESH_SECONDS = 5.0
@@ -60,7 +60,7 @@ def check_names(config: BenchConfig) -> None:
         for name in names:
             registry.get(kind, name)
     for text in config.reducers if config.metrics else []:
-        spec = parse_scorer(text)[0]
+        spec = parse_reducer(text)
         check_parameters(registry.load("reducers", spec.name), dict(spec.params), component=f"reducer {spec.name!r}")
     for spec in config.scorer_specs:
         # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
