@@ -14,6 +14,7 @@ from drama2.bench.config import parse_scorer
 from drama2.bench.jobs import expand_grid
 from drama2.bench.store import RunStore
 from drama2.cli import cli
+from drama2.device import resolve_device
 from drama2.errors import InvalidInputError, UnknownComponentError
 
 CONTRACT_COLUMNS = ["dataset", "pipeline", "reducer", "metric", "scorer", "split_level", "seed", "protocol", "status",
@@ -128,7 +129,7 @@ def test_run_directory_follows_the_contract(finished_run):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["command"] == ["drama2", "bench", "--test"]
     assert {"drama2", "numpy", "torch", "scikit-learn"} <= set(manifest["versions"])
-    assert manifest["device"] == "cpu" and manifest["n_jobs"] == 6 and manifest["plugins"]
+    assert manifest["device"] == resolve_device("auto") and manifest["n_jobs"] == 6 and manifest["plugins"]
     assert len(list((out / "jobs").glob("*.json"))) == 6
     assert not list(out.rglob("*.tmp"))
 

@@ -71,7 +71,8 @@ def test_parquet_in_parquet_out_matches_csv(files, tmp_path):
     _run(files["parquet"], tmp_path / "b.parquet")
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_parquet(tmp_path / "b.parquet")
     assert a["objid"].tolist() == b["objid"].tolist()
-    np.testing.assert_array_equal(a["score"], b["score"])
+    # Equal on the CPU; on a GPU other chunk sizes can pick other matmul kernels (last-bit differences).
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-12, atol=0)
     assert a["top_feature_2"].tolist() == b["top_feature_2"].astype(str).tolist()
 
 
@@ -84,8 +85,8 @@ def test_chunked_scoring_equals_unchunked(files, tmp_path):
                                   pd.read_parquet(tmp_path / "parts.parquet"))
     csv = _run(files["csv"], tmp_path / "parts.csv", fit_rows=400, chunk_rows=11, bucket_rows=64)
     assert csv.n_fit_rows == 400
-    np.testing.assert_array_equal(pd.read_csv(tmp_path / "parts.csv")["score"],
-                                  pd.read_parquet(tmp_path / "whole.parquet")["score"])
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "parts.csv")["score"],
+                               pd.read_parquet(tmp_path / "whole.parquet")["score"], rtol=1e-12, atol=0)
     # A top larger than a bucket (every row routed to buckets, the rest dropped after sorting), explaining
     # only the first ranks: the same rows, ranks and explanations as with everything in memory.
     args = dict(fit_rows=400, top=120, explain_rows=30, figure=tmp_path / "top.png")

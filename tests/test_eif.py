@@ -383,7 +383,10 @@ def test_cuda_matches_cpu(rng):
     gpu = EIF(n_estimators=200, random_state=0, device="cuda").fit(X)
     assert gpu.device_.startswith("cuda")
     # Same random draws on both; only the rounding of min/max-free projections may differ, so the forests
-    # and their scores agree almost everywhere and the ranking quality is the same.
+    # and their scores agree almost everywhere and the ranking quality is the same. The path lengths are
+    # summed over the trees in another order on the GPU, so equal forests give scores equal to rounding.
     assert abs(roc_auc_score(y, cpu.decision_scores_) - roc_auc_score(y, gpu.decision_scores_)) < 0.005
-    assert np.mean(cpu.decision_scores_ == gpu.decision_scores_) > 0.99
+    same = np.isclose(cpu.decision_scores_, gpu.decision_scores_, rtol=1e-12, atol=0)
+    worst = np.max(np.abs(cpu.decision_scores_ - gpu.decision_scores_))
+    assert same.mean() > 0.99, f"{same.mean():.4f} of the scores agree to 1e-12; largest difference {worst:.3g}"
     np.testing.assert_allclose(gpu.score_samples(X[:100]), gpu.decision_scores_[:100])

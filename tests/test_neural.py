@@ -77,8 +77,9 @@ def test_vae_transform_is_the_posterior_mean(cls, rng):
     model = cls(**FAST).fit(X)
     np.testing.assert_array_equal(model.transform(X), model.transform(X))
     with torch.no_grad():
-        mean, _ = model.network_.posterior(torch.as_tensor(model._standardise(X), dtype=torch.float32))
-    np.testing.assert_allclose(model.transform(X), mean.double().numpy(), rtol=1e-6)
+        mean, _ = model.network_.posterior(torch.as_tensor(model._standardise(X), dtype=torch.float32,
+                                                           device=model.device_))
+    np.testing.assert_allclose(model.transform(X), mean.double().cpu().numpy(), rtol=1e-6)
 
 
 def test_early_stopping_keeps_the_best_epoch(rng):
@@ -90,7 +91,7 @@ def test_early_stopping_keeps_the_best_epoch(rng):
     assert best == min(model.history_["val_loss"])
     # The kept weights are the best epoch's: recomputing the validation loss gives that value back.
     assert len(model.validation_rows_) == int(np.ceil(0.1 * len(X)))
-    val = torch.as_tensor(model._standardise(X[model.validation_rows_]).astype(np.float32))
+    val = torch.as_tensor(model._standardise(X[model.validation_rows_]).astype(np.float32), device=model.device_)
     assert model._mean_loss(model.network_, val, None) == pytest.approx(best, rel=1e-5)
 
 
@@ -241,6 +242,20 @@ def test_cuda_is_deterministic_and_as_good_as_cpu(cls, rng):
     cpu = cls(device="cpu", **FAST).fit(X)
     err = lambda m: np.mean((m.reconstruct(X) - X) ** 2)  # noqa: E731
     assert err(a) < 1.5 * err(cpu) + 1e-3
+    assert a.cuda_graph_steps_ > 0 and cpu.cuda_graph_steps_ == 0  # full batches replayed from a CUDA graph
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cls", [AutoEncoder, Conv1dAutoEncoder])
+def test_cuda_graph_steps_train_like_step_by_step(cls, rng, monkeypatch):
+    X = signals(rng, n=300, length=24)
+    graphed = cls(device="cuda", **FAST).fit(X)
+    monkeypatch.setenv("DRAMA2_CUDA_GRAPHS", "0")
+    eager = cls(device="cuda", **FAST).fit(X)
+    assert graphed.cuda_graph_steps_ > 0 and eager.cuda_graph_steps_ == 0
+    # The same kernels on the same batches: the two trainings follow each other to float32 rounding.
+    np.testing.assert_allclose(graphed.history_["train_loss"], eager.history_["train_loss"], rtol=1e-3)
+    np.testing.assert_allclose(graphed.transform(X), eager.transform(X), rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("cls", DENSE)

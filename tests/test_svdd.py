@@ -244,7 +244,7 @@ def test_sklearn_parameters():
 def test_quick_cuda_fit(blobs):
     X, classes, anomalies = blobs
     model = MCDSVDD(random_state=0, **dict(SMALL, max_epochs=3, device="cuda")).fit(X, classes)
-    assert model.device_.startswith("cuda") and model.network_.centres.is_cuda
+    assert model.device_.startswith("cuda") and model.network_.centres.is_cuda and model.cuda_graph_steps_ > 0
     scores = model.score_samples(anomalies)
     assert scores.shape == (len(anomalies),) and np.isfinite(scores).all()
     deep = DeepSVDD(random_state=0, **dict(SMALL, max_epochs=3, device="cuda")).fit(X)

@@ -101,6 +101,16 @@ class _NeuralReducer(NeuralEstimator, Reducer):
         """Decode(encode(X)) in data units (the posterior mean path for a VAE)."""
         return self.inverse_transform(self.transform(X))
 
+    def _reconstruction_error(self, X: np.ndarray) -> np.ndarray:
+        """Euclidean distance of each (validated, flat) row to its reconstruction, in standardised units.
+
+        Computed chunk by chunk on the model's device, so neither a standardised copy nor a reconstruction
+        of the whole of ``X`` is built (at a million rows those passes over the host memory cost more than
+        the network).
+        """
+        return self._infer(lambda net, x: (net.decode(net.encode(x)) - x).pow(2).sum(dim=1).sqrt(), X,
+                           prepare=self._standardise)
+
 
 # ------------------------------------------------------------------------- dense models
 _DENSE_DOC = """

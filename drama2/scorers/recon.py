@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector
 
@@ -73,6 +71,4 @@ class AERecon(BaseDetector):
         self.model_ = model.fit(X)
 
     def _score(self, X):
-        model = self.model_
-        reconstruction = model.reconstruct(X).reshape(X.shape)
-        return np.sqrt((((X - reconstruction) / model.scale_) ** 2).sum(axis=1))
+        return self.model_._reconstruction_error(X)
