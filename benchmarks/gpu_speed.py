@@ -184,15 +184,15 @@ def load(path: Path) -> dict:
 
 def write_md(results: dict, path: Path) -> str:
     lines = ["# Fit + score at 1,000,000 × 100: GPU and CPU", "",
-             "Commands: `python benchmarks/gpu_speed.py --device cpu` on the development machine, "
-             "`--device cuda` on the GPU machine, `--device cpu --label gpu-host-cpu` on the GPU machine's CPU. "
-             "Medians over the repeats; see the script's docstring for exactly what is timed.", "",
-             "## Machines", ""]
+             "Each run below is one invocation of `benchmarks/gpu_speed.py` (its docstring says exactly what is "
+             "timed); times are medians over the run's repeats.", "",
+             "## Runs", ""]
     for label, run in results.items():
         m = run["machine"]
         what = f"{m['gpu']} ({m['gpu_memory_gib']} GiB, CUDA {m['cuda']}, driver {m['driver']})" if "gpu" in m \
             else f"{m['cpu']}, {m['cpus_usable']} cores usable, torch on {m['torch_threads']} threads"
-        lines.append(f"- **{label}**: {what}; torch {m['torch']}, Python {m['python']}; finished {run['finished']}.")
+        lines.append(f"- **{label}**: {what}; torch {m['torch']}, Python {m['python']}; finished {run['finished']}; "
+                     f"`{run.get('command', '')}`.")
     lines += ["", "## eif: 100 trees, ψ = 256, extension level 1", "",
               "| run | eif fit + score (s) | repeats (s) |", "|---|---:|---|"]
     for label, run in results.items():
@@ -205,12 +205,17 @@ def write_md(results: dict, path: Path) -> str:
         lines += [""] + [f"- eif on **{label}** vs isotree on {iso['label']}: "
                          f"**{iso['median_s'] / run['eif']['median_s']:.1f}×** faster"
                          for label, run in results.items()]
+    lines += ["", "`$DRAMA2_CUDA_GRAPHS` changes only how neural models train, so eif's rows for a GPU run with "
+              "and without it time the same code twice."]
     lines += ["", f"## ae (ae-recon): 100 → 64 → 16 → 64 → 100, {EPOCHS} epochs", "",
               "| run | batch | fit + score (s) | of which fit (s) | AUC (each repeat) |", "|---|---:|---:|---:|---|"]
     for label, run in results.items():
         for row in run["ae"]:
             lines.append(f"| {label} | {row['batch_size']} | {row['median_s']:.2f} | {row['fit_median_s']:.2f} | "
                          + ", ".join(f"{a:.4f}" for a in row["auc"]) + " |")
+    lines += ["", "On CUDA each full training batch is replayed from one captured CUDA graph (forward, backward "
+              "and Adam in one launch); with `DRAMA2_CUDA_GRAPHS=0` every step is issued op by op from Python, "
+              "which is what bounds a network this small on a GPU."]
     base = results.get("dev-cpu")
     if base:
         lines += ["", "Speed-up of each run over the development machine's CPU at the same batch size:", ""]
@@ -244,6 +249,8 @@ def main(argv=None):
         label = args.label or ("gpu" if args.device.startswith("cuda") else "dev-cpu")
         run = measure(args.device, args.repeats, with_isotree=not args.device.startswith("cuda")
                       and not args.no_isotree, rows=args.rows)
+        env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "DRAMA2_CUDA_GRAPHS") if k in os.environ)
+        run["command"] = " ".join(filter(None, [env, "python benchmarks/gpu_speed.py", *sys.argv[1:]]))
         results = load(args.results)  # read again now: another run may have written meanwhile
         results[label] = run
         args.results.write_text(json.dumps(results, indent=2))

@@ -145,6 +145,10 @@ _DENSE_DOC = """
         Epochs run and the epoch whose weights were kept.
     stop_reason_ : str
         "max_epochs", "early_stopping" or "time_budget".
+    cuda_graph_steps_ : int
+        Training steps replayed from a captured CUDA graph (on CUDA, every
+        full batch after the first few); 0 on the CPU or with
+        ``$DRAMA2_CUDA_GRAPHS=0``.
     """
 
 _BETA_DOC = """    beta : float, default 1.0
@@ -352,7 +356,7 @@ _CONV_DOC = """
 
     Attributes
     ----------
-    network_, mean_, scale_, history_, n_epochs_, best_epoch_, stop_reason_
+    network_, mean_, scale_, history_, n_epochs_, best_epoch_, stop_reason_, cuda_graph_steps_
         As for :class:`AutoEncoder`.
     input_shape_ : tuple
         Shape of one sample as given to ``fit``; ``inverse_transform`` returns it.

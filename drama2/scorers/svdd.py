@@ -316,6 +316,8 @@ _COMMON_ATTRS_DOC = """\
         stopped ("max_epochs", "early_stopping" or "time_budget"), for the
         hypersphere phase; ``pretrain_n_epochs_`` and ``pretrain_stop_reason_``
         for the pre-training ("no_pretraining" with ``pretrain_epochs=0``).
+    cuda_graph_steps_ : int
+        Hypersphere-phase steps replayed from a CUDA graph (0 on the CPU).
     decision_scores_, threshold_, labels_, n_features_in_
         See :class:`~drama2.scorers.base.BaseDetector`.
 """
