@@ -245,6 +245,42 @@ def test_cuda_is_deterministic_and_as_good_as_cpu(cls, rng):
     assert a.cuda_graph_steps_ > 0 and cpu.cuda_graph_steps_ == 0  # full batches replayed from a CUDA graph
 
 
+class _CaptureBreakingVAE(VariationalAutoEncoder):
+    """A VAE whose loss reads a value back to the host, which no CUDA graph capture allows."""
+
+    def _loss(self, network, batch, generator, target=None):
+        loss = super()._loss(network, batch, generator, target)
+        if torch.cuda.is_current_stream_capturing():
+            loss.item()
+        return loss
+
+
+@pytest.mark.gpu
+def test_a_failed_cuda_graph_capture_trains_on_step_by_step(rng):
+    X = signals(rng, n=300, length=24)
+    with pytest.warns(RuntimeWarning, match="could not capture the training step"):
+        broken = _CaptureBreakingVAE(device="cuda", **FAST).fit(X)
+    assert broken.cuda_graph_steps_ == 0 and np.isfinite(broken.history_["train_loss"]).all()
+    assert np.isfinite(broken.transform(X)).all()
+    # The process is left as it was: the default stream is current again and the next fit captures.
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()
+    assert VariationalAutoEncoder(device="cuda", **FAST).fit(X).cuda_graph_steps_ > 0
+
+
+@pytest.mark.gpu
+def test_repeated_cuda_fits_do_not_hold_on_to_device_memory(rng):
+    import gc
+
+    X = signals(rng, n=300, length=24)
+    AutoEncoder(device="cuda", **FAST).fit(X)  # the first fit makes the side stream and its workspace
+    gc.collect()
+    before = torch.cuda.memory_allocated()
+    for _ in range(4):
+        AutoEncoder(device="cuda", **FAST).fit(X)
+    gc.collect()
+    assert torch.cuda.memory_allocated() - before < 2**20
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("cls", [AutoEncoder, Conv1dAutoEncoder])
 def test_cuda_graph_steps_train_like_step_by_step(cls, rng, monkeypatch):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import threading
 import time
 import warnings
 
@@ -95,7 +96,7 @@ class NeuralEstimator:
     ``n_epochs_``, ``best_epoch_``, ``stop_reason_``, ``validation_rows_``
     (indices of the rows held out for early stopping) and
     ``cuda_graph_steps_`` (training steps replayed from a CUDA graph; 0 on
-    the CPU).
+    the CPU, with ``$DRAMA2_CUDA_GRAPHS=0`` or after a failed capture).
     """
 
     # -- template methods ---------------------------------------------------------------
@@ -282,21 +283,15 @@ class NeuralEstimator:
             )
 
     # -- inference -------------------------------------------------------------------------
-    def _infer(self, fn, X: np.ndarray, prepare=None) -> np.ndarray:
-        """Apply ``fn(network, batch)`` to ``X`` in chunks without gradients; float64 numpy out.
-
-        ``prepare``, if given, maps each numpy chunk first (e.g. standardisation), so no prepared copy of
-        the whole of ``X`` is ever held.
-        """
+    def _infer(self, fn, X: np.ndarray) -> np.ndarray:
+        """Apply ``fn(network, batch)`` to ``X`` in chunks without gradients; float64 numpy out."""
         import torch
 
         outputs = []
         with torch.no_grad():
             for start in range(0, X.shape[0], INFERENCE_CHUNK):
-                rows = X[start:start + INFERENCE_CHUNK]
-                if prepare is not None:
-                    rows = prepare(rows)
-                chunk = torch.as_tensor(np.ascontiguousarray(rows, dtype=np.float32), device=self.device_)
+                chunk = torch.as_tensor(np.ascontiguousarray(X[start:start + INFERENCE_CHUNK], dtype=np.float32),
+                                        device=self.device_)
                 outputs.append(fn(self.network_, chunk).double().cpu().numpy())
         return np.concatenate(outputs) if outputs else np.empty((0,))
 
@@ -346,7 +341,8 @@ class _CudaGraphStep(_EagerStep):
     before capture), the next one is captured, and every later full batch is
     copied into the graph's input and replayed. Batches of another size (an
     epoch's tail) run eagerly. If capture fails, training goes on eagerly
-    with a warning: slower, never different in kind.
+    with a warning and a fresh noise generator (the old one stays tied to the
+    failed graph).
     """
 
     WARMUP = 3
@@ -364,11 +360,11 @@ class _CudaGraphStep(_EagerStep):
             return super().__call__(rows, target)
         if self.warm < self.WARMUP:
             self.warm += 1
-            side = torch.cuda.Stream(device=rows.device)
-            side.wait_stream(torch.cuda.current_stream(rows.device))
+            side, current = _side_stream(rows.device), torch.cuda.current_stream(rows.device)
+            side.wait_stream(current)
             with torch.cuda.stream(side):
                 loss = super().__call__(rows, target)
-            torch.cuda.current_stream(rows.device).wait_stream(side)
+            current.wait_stream(side)
             return loss
         if self.graph is None and not self._capture(rows, target):
             return super().__call__(rows, target)
@@ -382,26 +378,70 @@ class _CudaGraphStep(_EagerStep):
     def _capture(self, rows, target) -> bool:
         import torch
 
+        device = rows.device
         self.static_rows = rows.clone()
         self.static_target = None if target is None else target.clone()
         graph = torch.cuda.CUDAGraph()
         if hasattr(graph, "register_generator_state"):
             graph.register_generator_state(self.noise)  # the VAE's noise comes from this generator
         self.optimizer.zero_grad(set_to_none=True)  # gradients are then allocated in the graph's own memory
+        side, current = _side_stream(device), torch.cuda.current_stream(device)
+        torch.cuda.synchronize(device)
         try:
-            with torch.cuda.graph(graph):
-                loss = self.estimator._loss(self.network, self.static_rows, self.noise, self.static_target)
-                loss.backward()
-                self.optimizer.step()
+            # Begin and end the capture by hand, on a stream of the model's device (torch.cuda.graph's own
+            # stream belongs to whichever device was current first), so that the previous stream is restored
+            # even when the capture is invalidated; "thread_local" leaves other threads' work alone.
+            with torch.cuda.device(device), torch.cuda.stream(side):
+                graph.capture_begin(capture_error_mode="thread_local")
+                try:
+                    loss = self.estimator._loss(self.network, self.static_rows, self.noise, self.static_target)
+                    loss.backward()
+                    self.optimizer.step()
+                finally:
+                    graph.capture_end()
         except RuntimeError as exc:
             warnings.warn(f"{type(self.estimator).__name__}: could not capture the training step as a CUDA graph "
                           f"({exc}); training goes on step by step, which is slower on a GPU.", RuntimeWarning,
                           stacklevel=4)
             self.failed = True
             self.optimizer.zero_grad(set_to_none=True)
+            self.noise = _fresh_generator_like(self.noise)
             return False
+        current.wait_stream(side)
         self.graph, self.static_loss = graph, loss.detach()
         return True
+
+
+_STREAMS = threading.local()
+
+
+def _side_stream(device):
+    """This thread's side stream on ``device``, made once and reused.
+
+    torch keeps a cuBLAS workspace for every stream that ran a matmul (64 MiB each on an H200) and never
+    frees it, so a new stream per fit would hold on to more device memory with every fit.
+    """
+    import torch
+
+    streams = getattr(_STREAMS, "by_device", None)
+    if streams is None:
+        streams = _STREAMS.by_device = {}
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    if index not in streams:
+        streams[index] = torch.cuda.Stream(device=index)
+    return streams[index]
+
+
+def _fresh_generator_like(generator):
+    """A new generator with ``generator``'s seed and, where torch tells it, its offset."""
+    import torch
+
+    fresh = torch.Generator(device=generator.device).manual_seed(generator.initial_seed())
+    try:
+        fresh.set_offset(generator.get_offset())
+    except (AttributeError, RuntimeError):
+        pass
+    return fresh
 
 
 def _initialise(module, generator) -> None:

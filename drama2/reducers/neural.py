@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from drama2.errors import InvalidInputError
-from drama2.neural.training import TRAINING_PARAMS_DOC, NeuralEstimator, standardisation
+from drama2.neural.training import INFERENCE_CHUNK, TRAINING_PARAMS_DOC, NeuralEstimator, standardisation
 from drama2.reducers.base import Reducer
 from drama2.validation import check_is_fitted
 
@@ -104,12 +104,23 @@ class _NeuralReducer(NeuralEstimator, Reducer):
     def _reconstruction_error(self, X: np.ndarray) -> np.ndarray:
         """Euclidean distance of each (validated, flat) row to its reconstruction, in standardised units.
 
-        Computed chunk by chunk on the model's device, so neither a standardised copy nor a reconstruction
-        of the whole of ``X`` is built (at a million rows those passes over the host memory cost more than
-        the network).
+        The numbers are those of ``reconstruct`` followed by the distance in float64, but computed one
+        chunk at a time: no standardised copy, code array or reconstruction of the whole of ``X`` is held
+        (at a million rows those passes over host memory cost more than the network).
         """
-        return self._infer(lambda net, x: (net.decode(net.encode(x)) - x).pow(2).sum(dim=1).sqrt(), X,
-                           prepare=self._standardise)
+        import torch
+
+        errors = np.empty(X.shape[0])
+        network = self.network_
+        with torch.no_grad():
+            for start in range(0, X.shape[0], INFERENCE_CHUNK):
+                rows = X[start:start + INFERENCE_CHUNK]
+                x = torch.as_tensor(np.ascontiguousarray(self._standardise(rows), dtype=np.float32),
+                                    device=self.device_)
+                decoded = network.decode(network.encode(x)).double().cpu().numpy()
+                residual = (rows - (decoded * self.scale_ + self.mean_)) / self.scale_
+                errors[start:start + len(rows)] = np.sqrt((residual ** 2).sum(axis=1))
+        return errors
 
 
 # ------------------------------------------------------------------------- dense models
@@ -147,8 +158,8 @@ _DENSE_DOC = """
         "max_epochs", "early_stopping" or "time_budget".
     cuda_graph_steps_ : int
         Training steps replayed from a captured CUDA graph (on CUDA, every
-        full batch after the first few); 0 on the CPU or with
-        ``$DRAMA2_CUDA_GRAPHS=0``.
+        full batch after the first few); 0 on the CPU, with
+        ``$DRAMA2_CUDA_GRAPHS=0``, or when capture failed (with a warning).
     """
 
 _BETA_DOC = """    beta : float, default 1.0
