@@ -104,22 +104,31 @@ class _NeuralReducer(NeuralEstimator, Reducer):
     def _reconstruction_error(self, X: np.ndarray) -> np.ndarray:
         """Euclidean distance of each (validated, flat) row to its reconstruction, in standardised units.
 
-        The numbers are those of ``reconstruct`` followed by the distance in float64, but computed one
-        chunk at a time: no standardised copy, code array or reconstruction of the whole of ``X`` is held
-        (at a million rows those passes over host memory cost more than the network).
+        The numbers are those of ``reconstruct`` followed by the distance in float64, computed one chunk
+        at a time, so no standardised copy, code array or reconstruction of the whole of ``X`` is held. On
+        the CPU the float64 arithmetic is numpy's; on a GPU it runs on the device too, so only the rows go
+        over and one distance per row comes back (host passes over a million rows cost more than the
+        network there).
         """
         import torch
 
         errors = np.empty(X.shape[0])
-        network = self.network_
+        network, device = self.network_, torch.device(self.device_)
+        if device.type != "cpu":
+            mean, scale = (torch.as_tensor(v, device=device) for v in (self.mean_, self.scale_))
         with torch.no_grad():
             for start in range(0, X.shape[0], INFERENCE_CHUNK):
                 rows = X[start:start + INFERENCE_CHUNK]
-                x = torch.as_tensor(np.ascontiguousarray(self._standardise(rows), dtype=np.float32),
-                                    device=self.device_)
-                decoded = network.decode(network.encode(x)).double().cpu().numpy()
-                residual = (rows - (decoded * self.scale_ + self.mean_)) / self.scale_
-                errors[start:start + len(rows)] = np.sqrt((residual ** 2).sum(axis=1))
+                if device.type == "cpu":
+                    x = torch.as_tensor(np.ascontiguousarray(self._standardise(rows), dtype=np.float32))
+                    decoded = network.decode(network.encode(x)).double().numpy()
+                    residual = (rows - (decoded * self.scale_ + self.mean_)) / self.scale_
+                    errors[start:start + len(rows)] = np.sqrt((residual ** 2).sum(axis=1))
+                else:
+                    r = torch.as_tensor(np.ascontiguousarray(rows, dtype=np.float64), device=device)
+                    decoded = network.decode(network.encode(((r - mean) / scale).float())).double()
+                    residual = (r - (decoded * scale + mean)) / scale
+                    errors[start:start + len(rows)] = residual.pow(2).sum(dim=1).sqrt().cpu().numpy()
         return errors
 
 
