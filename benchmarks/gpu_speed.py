@@ -154,6 +154,20 @@ def machine(device: str) -> dict:
     return info
 
 
+def _commit() -> str:
+    """The checkout's commit (with "+changes" when files differ from it), or "unknown"."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE,
+                                timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=HERE, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+changes" if dirty else "")) if commit else "unknown"
+
+
 def _driver() -> str:
     import subprocess
 
@@ -191,8 +205,8 @@ def write_md(results: dict, path: Path) -> str:
         m = run["machine"]
         what = f"{m['gpu']} ({m['gpu_memory_gib']} GiB, CUDA {m['cuda']}, driver {m['driver']})" if "gpu" in m \
             else f"{m['cpu']}, {m['cpus_usable']} cores usable, torch on {m['torch_threads']} threads"
-        lines.append(f"- **{label}**: {what}; torch {m['torch']}, Python {m['python']}; finished {run['finished']}; "
-                     f"`{run.get('command', '')}`.")
+        lines.append(f"- **{label}**: {what}; torch {m['torch']}, Python {m['python']}; finished {run['finished']} "
+                     f"at commit {run.get('commit', 'unknown')}; `{run.get('command', '')}`.")
     lines += ["", "## eif: 100 trees, ψ = 256, extension level 1", "",
               "| run | eif fit + score (s) | repeats (s) |", "|---|---:|---|"]
     for label, run in results.items():
@@ -251,6 +265,7 @@ def main(argv=None):
                       and not args.no_isotree, rows=args.rows)
         env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "DRAMA2_CUDA_GRAPHS") if k in os.environ)
         run["command"] = " ".join(filter(None, [env, "python benchmarks/gpu_speed.py", *sys.argv[1:]]))
+        run["commit"] = _commit()
         results = load(args.results)  # read again now: another run may have written meanwhile
         results[label] = run
         args.results.write_text(json.dumps(results, indent=2))
