@@ -148,12 +148,9 @@ def check_output(path: Path, n: int) -> None:
 def machine() -> dict:
     from importlib.metadata import version
 
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "drama2": version("drama2"),
+    from _machine import cpu_model
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "drama2": version("drama2"),
             "torch": version("torch"), "pyarrow": version("pyarrow"),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
 

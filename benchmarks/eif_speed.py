@@ -141,14 +141,9 @@ def memory(sizes=(1_000_000, 10_000_000)):
 def machine() -> dict:
     import numpy as np
     import torch
+    from _machine import cpu_model
 
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"platform": platform.platform(), "cpu": model, "cpu_count": os.cpu_count(),
+    return {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "cpus_usable": len(os.sched_getaffinity(0)), "python": platform.python_version(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "isotree": metadata.version("isotree"),

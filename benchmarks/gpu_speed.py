@@ -137,14 +137,9 @@ def _version(name: str) -> str:
 
 def machine(device: str) -> dict:
     import torch
+    from _machine import cpu_model
 
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info = {"platform": platform.platform(), "cpu": cpu, "cpus_usable": len(os.sched_getaffinity(0)),
+    info = {"platform": platform.platform(), "cpu": cpu_model(), "cpus_usable": len(os.sched_getaffinity(0)),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "numpy": np.__version__, "device": device}
     if device.startswith("cuda"):
