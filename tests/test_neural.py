@@ -44,16 +44,17 @@ def test_registered_by_name(name):
     assert get_registry().get("reducers", name).name == name
 
 
-@pytest.mark.parametrize("cls,bound", [(AutoEncoder, 0.6), (VariationalAutoEncoder, 1.5)])
-def test_dense_models_learn_the_manifold(cls, bound, rng):
+@pytest.mark.parametrize("cls,params,bound", [(AutoEncoder, {"prior_weight": 0}, 0.6), (AutoEncoder, {}, 0.9),
+                                              (VariationalAutoEncoder, {}, 1.5)])
+def test_dense_models_learn_the_manifold(cls, params, bound, rng):
     X = low_rank(rng)
-    model = cls(n_components=2, max_epochs=150, random_state=0).fit(X)
+    model = cls(n_components=2, max_epochs=150, random_state=0, **params).fit(X)
     relative_error = np.mean((model.reconstruct(X) - X) ** 2) / X.var()
     # PCA with 2 components leaves this much of the variance of the curved data unexplained:
     centred = X - X.mean(0)
     s = np.linalg.svd(centred, compute_uv=False)
     pca_error = (s[2:] ** 2).sum() / (s ** 2).sum()
-    # The AE must beat PCA on curved data; the VAE trades some reconstruction for its KL term.
+    # The AE must beat PCA on curved data; its latent prior and the VAE's KL term cost some reconstruction.
     assert relative_error < bound * pca_error, (relative_error, pca_error)
     assert model.transform(X).shape == (len(X), 2)
 
@@ -84,7 +85,8 @@ def test_vae_transform_is_the_posterior_mean(cls, rng):
 
 def test_early_stopping_keeps_the_best_epoch(rng):
     X = low_rank(rng, n=300)
-    model = AutoEncoder(max_epochs=400, patience=3, learning_rate=3e-2, random_state=0).fit(X)
+    # No latent prior: its random projections would make the recomputed loss below differ.
+    model = AutoEncoder(prior_weight=0, max_epochs=400, patience=3, learning_rate=3e-2, random_state=0).fit(X)
     assert model.stop_reason_ == "early_stopping"
     assert model.n_epochs_ == model.best_epoch_ + 3
     best = model.history_["val_loss"][model.best_epoch_ - 1]
@@ -216,6 +218,47 @@ def test_divergence_names_the_epoch(cls, rng):
 def test_bad_parameters(params, match, rng):
     with pytest.raises(InvalidInputError, match=match):
         VariationalAutoEncoder(**params).fit(rng.normal(size=(30, 4)))
+
+
+@pytest.mark.parametrize("cls", [AutoEncoder, Conv1dAutoEncoder, Conv2dAutoEncoder])
+@pytest.mark.parametrize("weight", [-1, "0.1", True])
+def test_bad_prior_weight(cls, weight, rng):
+    with pytest.raises(InvalidInputError, match="prior_weight must be a number >= 0"):
+        cls(prior_weight=weight).fit(rng.normal(size=(30, 16)))
+
+
+def test_sliced_wasserstein_matches_the_closed_form_for_a_normal():
+    from drama2.neural.priors import sliced_wasserstein_to_normal
+
+    # Along a unit direction θ, N(μ, s² I) projects to N(θ·μ, s²), whose squared 2-Wasserstein distance to
+    # N(0, 1) is (θ·μ)² + (s - 1)²; over uniform directions in k dimensions the mean is |μ|²/k + (s - 1)².
+    generator = torch.Generator().manual_seed(0)
+    mu, s = torch.tensor([1.0, -2.0], dtype=torch.float64), 1.5
+    codes = mu + s * torch.randn(40_000, 2, generator=generator, dtype=torch.float64)
+    value = sliced_wasserstein_to_normal(codes, generator, n_projections=4000)
+    assert float(value) == pytest.approx(5.0 / 2 + 0.25, rel=0.03)
+    standard = torch.randn(40_000, 3, generator=generator, dtype=torch.float64)
+    assert float(sliced_wasserstein_to_normal(standard, generator)) < 1e-3
+
+
+def _sliced_distance_to_normal(codes: np.ndarray) -> float:
+    """The same distance, computed independently: fixed directions on the circle, scipy's normal quantiles."""
+    from scipy.stats import norm
+
+    angles = np.linspace(0, np.pi, 90, endpoint=False)
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    projected = np.sort(codes @ directions.T, axis=0)
+    quantiles = norm.ppf((np.arange(len(codes)) + 0.5) / len(codes))
+    return float(np.mean((projected - quantiles[:, None]) ** 2))
+
+
+def test_the_latent_prior_pulls_the_codes_towards_a_standard_normal(rng):
+    X = low_rank(rng)
+    X[:60] += 3.0  # a compact group away from the rest, which a free autoencoder may set apart
+    free = AutoEncoder(prior_weight=0, max_epochs=60, random_state=0).fit(X).transform(X)
+    pulled = AutoEncoder(prior_weight=1.0, max_epochs=60, random_state=0).fit(X).transform(X)
+    assert _sliced_distance_to_normal(pulled) < 0.2
+    assert _sliced_distance_to_normal(pulled) < 0.5 * _sliced_distance_to_normal(free)
 
 
 @pytest.mark.parametrize("cls", [AutoEncoder, Conv2dAutoEncoder])

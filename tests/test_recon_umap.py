@@ -73,3 +73,12 @@ def test_umap_reducer(rng):
         reducer.inverse_transform(Z)
     with pytest.raises(InvalidInputError, match="n_neighbors"):
         UMAPReducer(n_neighbors=500).fit(X)
+
+
+def test_ae_recon_trains_without_the_latent_prior_unless_asked(rng):
+    X = rng.normal(size=(120, 6))
+    fast = {"max_epochs": 2}
+    assert AERecon(model="ae", model_params=fast, random_state=0).fit(X).model_.prior_weight == 0
+    asked = AERecon(model="conv1d-ae", model_params={**fast, "prior_weight": 0.5}, random_state=0).fit(X)
+    assert asked.model_.prior_weight == 0.5
+    assert not hasattr(AERecon(model="vae", model_params=fast, random_state=0).fit(X).model_, "prior_weight")

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from drama2.errors import InvalidInputError
+from drama2.neural.priors import sliced_wasserstein_to_normal
 from drama2.neural.training import INFERENCE_CHUNK, TRAINING_PARAMS_DOC, NeuralEstimator, standardisation
 from drama2.reducers.base import Reducer
 from drama2.validation import check_is_fitted
@@ -40,10 +41,15 @@ def _store(estimator, params: dict) -> None:
 
 # ------------------------------------------------------------------------- losses
 class _ReconstructionLoss:
-    """Mean squared reconstruction error of standardised rows."""
+    """Mean squared reconstruction error of standardised rows, plus ``prior_weight`` times the sliced
+    2-Wasserstein distance of the batch's codes to N(0, I) (see :mod:`drama2.neural.priors`)."""
 
     def _loss(self, network, batch, generator, target=None):
-        return (network(batch) - batch).pow(2).mean()
+        codes = network.encode(batch)
+        loss = (network.decode(codes) - batch).pow(2).mean()
+        if self.prior_weight > 0:
+            loss = loss + float(self.prior_weight) * sliced_wasserstein_to_normal(codes, generator)
+        return loss
 
 
 class _VariationalLoss:
@@ -66,9 +72,10 @@ class _NeuralReducer(NeuralEstimator, Reducer):
     variational = False
 
     def _check_model_params(self, n_features: int) -> None:
-        if self.variational and (not isinstance(self.beta, (int, float)) or isinstance(self.beta, bool)
-                                 or not self.beta >= 0):
-            raise InvalidInputError(f"{type(self).__name__}: beta must be a number >= 0, got {self.beta!r}.")
+        name = "beta" if self.variational else "prior_weight"
+        value = getattr(self, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            raise InvalidInputError(f"{type(self).__name__}: {name} must be a number >= 0, got {value!r}.")
 
     def fit(self, X, y=None):
         """Fit on ``X``; returns self. A fit that fails (e.g. diverges) leaves the previous fit untouched."""
@@ -175,6 +182,15 @@ _BETA_DOC = """    beta : float, default 1.0
         Weight of the KL term (beta-VAE); 0 makes it a noisy autoencoder.
 """
 
+_PRIOR_DOC = """    prior_weight : float, default 0.1
+        Weight of a penalty that pulls the codes towards N(0, I): the sliced
+        2-Wasserstein distance of each batch's codes to that distribution
+        (Kolouri et al. 2019, the SWAE). It keeps a compact group of
+        anomalies from being pushed into a latent cluster of its own, which
+        would give it its own DRAMA prototype. 0 trains on the
+        reconstruction error alone.
+"""
+
 
 class _DenseReducer(_NeuralReducer):
     def _hidden(self, n_features: int) -> tuple:
@@ -237,9 +253,8 @@ class _DenseReducer(_NeuralReducer):
 
 
 class AutoEncoder(_ReconstructionLoss, _DenseReducer):
-    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="random", max_epochs=100,
-                 batch_size="auto",
-                 learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10, time_budget=None,
+    def __init__(self, n_components=2, hidden_sizes="auto", activation="elu", init="random", prior_weight=0.1,
+                 max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10, time_budget=None,
                  device="auto", random_state=None):
         _store(self, locals())
 
@@ -254,7 +269,8 @@ class VariationalAutoEncoder(_VariationalLoss, _DenseReducer):
 
 
 AutoEncoder.__doc__ = ("Dense autoencoder (``\"ae\"``): standardised rows -> hidden layers -> linear latent "
-                       "-> mirrored decoder.\n" + _DENSE_DOC.format(init='"random"', extra="", training=TRAINING_PARAMS_DOC))
+                       "-> mirrored decoder.\n"
+                       + _DENSE_DOC.format(init='"random"', extra=_PRIOR_DOC, training=TRAINING_PARAMS_DOC))
 VariationalAutoEncoder.__doc__ = (
     "Dense variational autoencoder (``\"vae\"``); ``transform`` returns the posterior mean.\n"
     + _DENSE_DOC.format(init='"random"', extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
@@ -392,9 +408,9 @@ _IMAGE_DOC = """    image_shape : (int, int) or None, default None
 class Conv1dAutoEncoder(_ReconstructionLoss, _ConvReducer):
     spatial_dims = 1
 
-    def __init__(self, n_components=2, channels=(16, 32), kernel_size=5, activation="elu", max_epochs=100,
-                 batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1, patience=10,
-                 time_budget=None, device="auto", random_state=None):
+    def __init__(self, n_components=2, channels=(16, 32), kernel_size=5, activation="elu", prior_weight=0.1,
+                 max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1,
+                 patience=10, time_budget=None, device="auto", random_state=None):
         _store(self, locals())
 
 
@@ -412,8 +428,8 @@ class Conv2dAutoEncoder(_ReconstructionLoss, _ConvReducer):
     spatial_dims = 2
 
     def __init__(self, n_components=2, channels=(16, 32), kernel_size=3, image_shape=None, activation="elu",
-                 max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0, validation_fraction=0.1,
-                 patience=10, time_budget=None, device="auto", random_state=None):
+                 prior_weight=0.1, max_epochs=100, batch_size="auto", learning_rate=1e-3, weight_decay=0.0,
+                 validation_fraction=0.1, patience=10, time_budget=None, device="auto", random_state=None):
         _store(self, locals())
 
 
@@ -430,12 +446,12 @@ class Conv2dVariationalAutoEncoder(_VariationalLoss, _ConvReducer):
 _1D = dict(what="length", kernel=5, image="")
 _2D = dict(what="height and width", kernel=3, image=_IMAGE_DOC)
 Conv1dAutoEncoder.__doc__ = ("1-D convolutional autoencoder (``\"conv1d-ae\"``) for spectra and light curves.\n"
-                             + _CONV_DOC.format(**_1D, extra="", training=TRAINING_PARAMS_DOC))
+                             + _CONV_DOC.format(**_1D, extra=_PRIOR_DOC, training=TRAINING_PARAMS_DOC))
 Conv1dVariationalAutoEncoder.__doc__ = ("1-D convolutional VAE (``\"conv1d-vae\"``); ``transform`` returns the "
                                         "posterior mean.\n"
                                         + _CONV_DOC.format(**_1D, extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))
 Conv2dAutoEncoder.__doc__ = ("2-D convolutional autoencoder (``\"conv2d-ae\"``) for images and cutouts.\n"
-                             + _CONV_DOC.format(**_2D, extra="", training=TRAINING_PARAMS_DOC))
+                             + _CONV_DOC.format(**_2D, extra=_PRIOR_DOC, training=TRAINING_PARAMS_DOC))
 Conv2dVariationalAutoEncoder.__doc__ = ("2-D convolutional VAE (``\"conv2d-vae\"``); ``transform`` returns the "
                                         "posterior mean.\n"
                                         + _CONV_DOC.format(**_2D, extra=_BETA_DOC, training=TRAINING_PARAMS_DOC))

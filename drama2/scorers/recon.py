@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector
 
@@ -26,7 +28,10 @@ class AERecon(BaseDetector):
     n_components : int or "auto", default "auto"
         Latent size; "auto" is ``max(2, min(16, n_features // 4))``.
     model_params : dict, optional
-        Any other parameter of the model (hidden_sizes, max_epochs, ...).
+        Any other parameter of the model (hidden_sizes, max_epochs, ...). The
+        autoencoders' ``prior_weight`` is 0 here unless given: that penalty
+        shapes the latent space for DRAMA's clusters, which a reconstruction
+        error does not use.
     contamination : float in (0, 0.5] or "auto", default 0.1
         Share of training samples :meth:`predict` flags.
     device : str, default "auto"
@@ -66,8 +71,11 @@ class AERecon(BaseDetector):
         from drama2.registry import get_registry
 
         model_cls = get_registry().load("reducers", self.model)
+        params = dict(self.model_params or {})
+        if "prior_weight" in inspect.signature(model_cls).parameters:
+            params.setdefault("prior_weight", 0.0)
         model = model_cls(n_components=self._latent_size(X.shape[1]), device=self.device, random_state=rng_seed,
-                          **(self.model_params or {}))
+                          **params)
         self.model_ = model.fit(X)
 
     def _score(self, X):
