@@ -7,6 +7,9 @@ detectors in the same run (ae-recon, iforest) are shown beside them.
 
     python benchmarks/neural_quality.py [RUN_DIR]     (default benchmarks/results/drama-neural)
 
+Any reducers of the run are tabulated (e.g. ``ae[prior_weight=0.1]`` from benchmarks/ae-prior-weight.yaml);
+the check is made when the run has both ``pca`` and ``ae``.
+
 Writes RUN_DIR/quality.md and prints it.
 """
 
@@ -32,7 +35,9 @@ def best_metric_table(results: pd.DataFrame) -> pd.DataFrame:
 def main(run_dir: Path) -> str:
     results = pd.read_csv(run_dir / "results.csv")
     table, metrics = best_metric_table(results)
-    reducers = [r for r in ("pca", "ae", "vae") if r in table]
+    order = {"pca": 0, "ae": 1, "vae": 2}
+    reducers = sorted(results.loc[results["scorer"] == "drama", "reducer"].dropna().unique(),
+                      key=lambda r: (order.get(r, 3), r))
     columns = reducers + [c for c in table.columns if c not in reducers]
     seeds = sorted(results["seed"].unique())
     lines = [f"Best-metric DRAMA configuration per reducer (metric chosen per dataset by its mean AUC over seeds "
