@@ -185,11 +185,10 @@ _BETA_DOC = """    beta : float, default 1.0
 _PRIOR_DOC = """    prior_weight : float, default 0.1
         Weight of a penalty that pulls the codes towards N(0, I): the sliced
         2-Wasserstein distance of each batch's codes to that distribution
-        (Kolouri et al. 2019, the SWAE), with the outer 5 % of each tail left
-        out of the comparison so rare outlying rows are not pulled in. It
-        keeps a compact group of anomalies from being pushed into a latent
-        cluster of its own, which would give it its own DRAMA prototype. 0
-        trains on the reconstruction error alone.
+        (Kolouri et al. 2019, the SWAE). It keeps a compact group of
+        anomalies from being pushed into a latent cluster of its own, which
+        would give it its own DRAMA prototype. 0 trains on the
+        reconstruction error alone.
 """
 
 
