@@ -28,6 +28,9 @@ from drama2.validation import (accepts_parameter, check_array, check_feature_nam
 
 __all__ = ["Drama", "Leaf"]
 
+#: How a group of rows becomes a prototype (see ``Drama``'s ``prototype`` parameter).
+PROTOTYPE_RULES = ("decode", "reconstruction", "mean")
+
 
 @dataclass
 class Leaf:
@@ -74,10 +77,14 @@ class Drama(Saveable, BaseEstimator):
     scaling : {"minmax", "robust", "standard", "global", "none"}, default "minmax"
         Per-feature scaling fitted on the training data. ``"global"`` is the
         original's single scalar scaling (see :meth:`original`).
-    prototype : {"decode", "mean"}, default "decode"
+    prototype : {"decode", "reconstruction", "mean"}, default "decode"
         ``decode`` maps each group's latent centroid back to data space with
-        the reducer's inverse; ``mean`` uses the members' mean. Reducers without
-        an inverse always use the mean.
+        the reducer's inverse. ``reconstruction`` averages the members'
+        reconstructions instead (decode each member's code, then take the
+        mean): the same prototype for linear reducers (PCA, ICA, NMF), but for
+        a neural decoder it stays among decoded rows where the decoded centroid
+        of a curved latent group may not. ``mean`` uses the members' mean.
+        Reducers without an inverse always use the mean.
     min_leaf_size : int or float, default 0.05
         Smallest group that makes a prototype: a count, or a share of the
         training rows when below 1. Smaller groups make none (their members
@@ -156,8 +163,9 @@ class Drama(Saveable, BaseEstimator):
                 0 < m < 1 or (m >= 1 and float(m).is_integer())):
             raise InvalidInputError(
                 f"min_leaf_size must be a share in (0, 1) or an integer >= 1, got {self.min_leaf_size!r}.")
-        if self.prototype not in ("decode", "mean"):
-            raise InvalidInputError(f"prototype must be 'decode' or 'mean', got {self.prototype!r}.")
+        if self.prototype not in PROTOTYPE_RULES:
+            raise InvalidInputError(
+                f"prototype must be one of {', '.join(map(repr, PROTOTYPE_RULES))}, got {self.prototype!r}.")
         check_contamination(self.contamination)
 
     # ------------------------------------------------------------------ fitting
@@ -241,16 +249,18 @@ class Drama(Saveable, BaseEstimator):
         Z = np.asarray(reducer.fit_transform(rows), dtype=np.float64)
         clusterer = clusterer_cls(n_clusters=2, random_state=self._leaf_seed(rng), **(self.clusterer_params or {}))
         labels = np.asarray(clusterer.fit_predict(Z))
-        decode = self.prototype == "decode" and getattr(reducer, "has_inverse", True)
+        rule = self.prototype if getattr(reducer, "has_inverse", True) else "mean"
         children = []
         for k in range(2):
             mask = labels == k
             if mask.sum() < min_leaf:
                 continue  # no phantom prototypes from empty or tiny groups
             members = leaf.members[mask]
-            if decode:
+            if rule == "decode":
                 centroid = Z[mask].mean(axis=0, keepdims=True)
                 proto = scaler.from_reducer_space(reducer.inverse_transform(centroid))[0]
+            elif rule == "reconstruction":
+                proto = scaler.from_reducer_space(reducer.inverse_transform(Z[mask])).mean(axis=0)
             else:
                 proto = Xd[members].mean(axis=0)
             children.append(Leaf(path=leaf.path + str(k), members=members, prototype=proto))

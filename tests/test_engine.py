@@ -17,6 +17,21 @@ def blobs(rng, n=150, d=4, outliers=5):
     return X, y
 
 
+def use_only_reducer(monkeypatch, name, cls):
+    """Make ``Drama`` see a registry holding only the reducer ``cls`` under ``name`` (a test plugin)."""
+    import drama2
+    import drama2.engine
+    from drama2.registry import Registry
+
+    class Plugin:
+        @drama2.hookimpl
+        def register_reducers(self, register):
+            register(name, cls)
+
+    registry = Registry(load_entry_points=False, plugins=[("test", Plugin())])
+    monkeypatch.setattr(drama2.engine, "get_registry", lambda: registry)
+
+
 def test_detector_contract(rng):
     X, y = blobs(rng)
     model = Drama(random_state=0, contamination=0.05)
@@ -55,6 +70,46 @@ def test_none_reducer_prototypes_are_member_means(rng):
     model = Drama(reducer="none", random_state=0).fit(X)
     for k, leaf in enumerate(model.leaves_):
         np.testing.assert_allclose(model.prototypes_[k], X[leaf.members].mean(0), atol=1e-9)
+
+
+def test_reconstruction_prototypes_equal_decoded_centroids_for_pca(rng):
+    # PCA's inverse is affine, so the mean of the members' reconstructions is the decoded centroid.
+    X, _ = blobs(rng)
+    decoded = Drama(reducer="pca", random_state=0).fit(X)
+    averaged = Drama(reducer="pca", prototype="reconstruction", random_state=0).fit(X)
+    np.testing.assert_allclose(averaged.prototypes_, decoded.prototypes_, atol=1e-9)
+    np.testing.assert_allclose(averaged.decision_scores_, decoded.decision_scores_, atol=1e-9)
+
+
+def test_reconstruction_prototypes_average_a_nonlinear_decoder(rng, monkeypatch):
+    from drama2.reducers import Reducer
+
+    class SquareDecoder(Reducer):
+        """Codes are the first two columns; decoding squares them (curved, so mean and decode differ)."""
+
+        def __init__(self, n_components=2, random_state=None):
+            self.n_components = n_components
+            self.random_state = random_state
+
+        def _fit(self, X):
+            self.n_out_ = X.shape[1]
+
+        def _transform(self, X):
+            return X[:, :2]
+
+        def _inverse_transform(self, Z):
+            return np.tile(Z ** 2, (1, self.n_out_ // 2 + 1))[:, :self.n_out_]
+
+    use_only_reducer(monkeypatch, "square-decoder", SquareDecoder)
+    X, _ = blobs(rng, outliers=0)
+    model = Drama(reducer="square-decoder", prototype="reconstruction", scaling="none", random_state=0).fit(X)
+    decoded = Drama(reducer="square-decoder", scaling="none", random_state=0).fit(X)
+    for k, leaf in enumerate(model.leaves_):
+        codes = X[leaf.members, :2]
+        expected = np.tile((codes ** 2).mean(0), 3)[:X.shape[1]]
+        np.testing.assert_allclose(model.prototypes_[k], expected, atol=1e-9)
+        # Jensen: the decoded centroid squares the mean code, which is smaller than the mean square.
+        assert (decoded.prototypes_[k] < model.prototypes_[k]).all()
 
 
 def test_deeper_splits_fit_a_fresh_reducer_per_leaf(rng):
@@ -145,10 +200,7 @@ def test_every_reducer_and_metric_finds_obvious_outliers(reducer, metric, rng):
 
 
 def test_reducers_without_an_inverse_use_member_means(rng, monkeypatch):
-    import drama2
-    import drama2.engine
     from drama2.reducers import Reducer
-    from drama2.registry import Registry
 
     class FirstTwoColumns(Reducer):
         has_inverse = False
@@ -163,13 +215,7 @@ def test_reducers_without_an_inverse_use_member_means(rng, monkeypatch):
         def _transform(self, X):
             return X[:, :2]
 
-    class Plugin:
-        @drama2.hookimpl
-        def register_reducers(self, register):
-            register("first-two", FirstTwoColumns)
-
-    registry = Registry(load_entry_points=False, plugins=[("test", Plugin())])
-    monkeypatch.setattr(drama2.engine, "get_registry", lambda: registry)
+    use_only_reducer(monkeypatch, "first-two", FirstTwoColumns)
     X, _ = blobs(rng, outliers=0)
     model = Drama(reducer="first-two", random_state=0).fit(X)
     Xs = model.scaler_.to_distance_space(X)
