@@ -316,7 +316,7 @@ def active_group():
 @active_group.command("simulate")
 @click.option("--datasets", required=True, help="Comma-separated dataset names with labels, e.g. wine,cardio.")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (ensemble fit and tie-breaking).")
-@click.option("--budget", default=100, show_default=True, help="Queries per session.")
+@click.option("--budget", default=100, type=click.IntRange(min=1), show_default=True, help="Queries per session.")
 @click.option("--updater", default="auto", show_default=True,
               help="Comma-separated updaters: auto (select for an ensemble, aad for an isolation forest, none "
                    "otherwise), aad, select, none.")
@@ -327,7 +327,7 @@ def active_group():
                    "'iforest,knn[n_neighbors=10],pyod:HBOS'.")
 @click.option("--detector", default=None,
               help="One scorer spec fitted instead of an ensemble, e.g. 'iforest' (aad then re-weights its leaves).")
-@click.option("--batch-size", default=1, show_default=True, help="Queries per round.")
+@click.option("--batch-size", default=1, type=click.IntRange(min=1), show_default=True, help="Queries per round.")
 @click.option("--out", "out_dir", default="drama2-active", show_default=True, help="Run directory.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
 @click.option("--resume/--no-resume", default=True, show_default=True,

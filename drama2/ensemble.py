@@ -94,6 +94,7 @@ def _parse_members(members) -> list[tuple[str, str | None, dict | None, Any]]:
     from drama2.bench.config import parse_scorer
 
     if isinstance(members, str):
+        _refuse_misspelt_member_set(members)
         members = MEMBER_SETS.get(members, [members])
     if not isinstance(members, (list, tuple)) or not members:
         raise InvalidInputError("members must be 'default' or a non-empty list of member specs "
@@ -114,14 +115,30 @@ def _parse_members(members) -> list[tuple[str, str | None, dict | None, Any]]:
         elif hasattr(item, "fit") and hasattr(item, "score_samples" if not _is_pyod(item) else "decision_function"):
             parsed.append((label or type(item).__name__, None, None, item))
         else:
+            hint = (" (scikit-learn's LocalOutlierFactor scores new rows only with novelty=True)"
+                    if getattr(item, "novelty", None) is False else "")
             raise InvalidInputError(f"cannot use {item!r} as an ensemble member: give a scorer spec such as "
-                                    "'knn[n_neighbors=10]' or an estimator with fit and score_samples.")
+                                    f"'knn[n_neighbors=10]' or an estimator with fit and score_samples{hint}.")
     labels = [p[0] for p in parsed]
     duplicates = sorted({x for x in labels if labels.count(x) > 1})
     if duplicates:
         raise InvalidInputError(f"ensemble members must have distinct labels; repeated: {', '.join(duplicates)}. "
                                 "Pass (label, member) pairs to name them apart.")
     return parsed
+
+
+def _refuse_misspelt_member_set(name: str) -> None:
+    """A bare word close to a member-set name ("wdie") and not a scorer is a typo of the set, not a scorer."""
+    import difflib
+
+    from drama2.registry import get_registry
+
+    if name in MEMBER_SETS or any(c in name for c in "[:,"):
+        return
+    close = difflib.get_close_matches(name, list(MEMBER_SETS), 1)
+    if close and name not in get_registry().names("scorers"):
+        raise InvalidInputError(f"unknown member set {name!r} (did you mean {close[0]!r}?); the member sets are "
+                                f"{', '.join(map(repr, MEMBER_SETS))}, or give a list of scorer specs.")
 
 
 def _build_units(parsed, seed: int, device: str) -> list[_Unit]:

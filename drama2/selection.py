@@ -83,6 +83,11 @@ def _indices(values, n_rows: int, what: str) -> np.ndarray:
     if not whole:
         raise InvalidInputError(f"{what} must be integer row indices or a boolean mask of length {n_rows}; "
                                 f"got {arr[:5].tolist()}{' ...' if arr.size > 5 else ''}.")
+    if n_rows > 2 and arr.size == n_rows and np.isin(arr, (0, 1)).all():
+        # One 0/1 entry per row is a label vector, not indices: read as indices it would name rows 0 and 1 only.
+        raise InvalidInputError(f"{what} looks like a 0/1 label vector (one entry per row), but integers are read as "
+                                f"row indices. Pass a boolean mask (e.g. y == 1) or the indices "
+                                "(np.flatnonzero(y)).")
     idx = np.unique(arr.astype(np.int64))
     if idx.min() < 0 or idx.max() >= n_rows:
         raise InvalidInputError(f"{what} must be row indices in [0, {n_rows}); got values outside that range.")

@@ -89,7 +89,9 @@ def main() -> None:
                   f"the member weights above share the other {1 - share:.2f}")
         # To score new data with what AAD learnt: ensemble.reweight(session.weights).score_samples(X_new);
         # after updater='select': ensemble.select(data.X, anomalies, nominals) with the labelled row indices.
-    print("next rows to look at:", [(q.id, round(q.score, 3)) for q in session.ask(5)])
+    # A peek, not ask(): asked rows are logged as pending, and a resumed run would answer them as one batch.
+    upcoming = session.ranking()[:5]
+    print("next rows to look at:", [(session.ids[i], round(float(session.scores[i]), 3)) for i in upcoming])
 
 
 if __name__ == "__main__":

@@ -468,6 +468,9 @@ def test_a_line_cut_short_by_a_crash_is_dropped_and_nothing_told_is_lost(fitted,
 def test_oracles():
     queries = [Query(10, 0, 0.9, 1, "r"), Query(11, 1, 0.8, 2, "r"), Query(12, 2, 0.7, 3, "r")]
     assert Oracle.from_labels([1, 0, np.nan])(queries) == {10: "anomaly", 11: "nominal", 12: "skip"}
+    assert Oracle.from_labels(["Anomaly", "nominal", None])(queries) == {10: "anomaly", 11: "nominal", 12: "skip"}
+    with pytest.raises(InvalidInputError, match="bad label 'maybe'"):
+        Oracle.from_labels(["anomaly", "maybe"])
     replies = iter(["x", "a", "n", "q"])
     prompts = []
     oracle = TerminalOracle(input_fn=lambda prompt: prompts.append(prompt) or next(replies),

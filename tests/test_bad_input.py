@@ -91,6 +91,18 @@ def test_bad_parameter_values(X):
         Drama(device="tpu").fit(X)
 
 
+def test_component_parameters_are_checked_before_any_fit(X):
+    with pytest.raises(InvalidInputError, match="no parameter 'max_epoch' \\(did you mean 'max_epochs'\\?\\)"):
+        Drama(reducer="ae", reducer_params={"max_epoch": 3}).fit(X)
+    with pytest.raises(InvalidInputError, match=r"Drama\(n_components=\.\.\.\)"):
+        Drama(reducer="pca", reducer_params={"n_components": 3}).fit(X)
+    with pytest.raises(InvalidInputError, match="every split makes two groups"):
+        Drama(clusterer_params={"n_clusters": 3}).fit(X)
+    with pytest.raises(InvalidInputError, match="must be a dict"):
+        Drama(reducer_params=[("svd_solver", "full")]).fit(X)
+    Drama(reducer="pca", reducer_params={"svd_solver": "full"}, random_state=0).fit(X)  # a real one passes
+
+
 def test_using_an_unfitted_model(X):
     with pytest.raises(NotFittedError, match="call fit"):
         Drama().score_samples(X)

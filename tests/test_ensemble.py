@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import percentileofscore
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import LocalOutlierFactor
 
 from drama2 import InvalidInputError
 from drama2.ensemble import Ensemble, _weighted_median
@@ -181,6 +182,7 @@ def test_failed_member_is_dropped_or_raised():
 @pytest.mark.parametrize("members, match", [
     ([], "non-empty"), (["iforest", "iforest"], "distinct"), ([42], "ensemble member"),
     ([("x", "knn[n_neighbors=[5, 10]]")], "expands"), (["no-such-scorer"], "no-such-scorer"),
+    ("wdie", "did you mean 'wide'"), ([LocalOutlierFactor()], "novelty=True"),
 ])
 def test_bad_members(members, match):
     X, _ = planted()
@@ -290,7 +292,7 @@ def test_select_equals_select_weights(fitted):
 
 
 def test_select_errors(fitted):
-    model, X, _ = fitted
+    model, X, y = fitted
     model = _copy(model)
     with pytest.raises(InvalidInputError, match="training data"):
         model.select(X[:100], [0, 1])
@@ -306,6 +308,9 @@ def test_select_errors(fitted):
         model.select(X, ["5"])
     with pytest.raises(InvalidInputError, match="one entry per row"):
         model.select(X, np.ones(10, dtype=bool))
+    for labels in (y.astype(int), y.astype(float)):  # the 0/1 label vector itself would name rows 0 and 1 only
+        with pytest.raises(InvalidInputError, match="label vector.*y == 1"):
+            model.select(X, labels)
 
 
 def test_select_takes_a_boolean_mask_or_a_scalar_like_the_indices_it_marks(fitted):

@@ -31,7 +31,7 @@ import numpy as np
 
 from drama2.active.aad import PRIOR_VARIANCE, TAU, _gradient, _labelled_problem, _prior_strength, quantile_row
 
-__all__ = ["LeafFeatures", "isolation_forest_of", "leaf_aad_scores", "average_path_length"]
+__all__ = ["LeafFeatures", "isolation_forest_of", "leaf_aad_scores", "average_path_length", "node_path_lengths"]
 
 #: Rows scored per block, so a pass over many rows holds a (block × trees) array at most.
 _BLOCK_ROWS = 65_536
@@ -47,6 +47,20 @@ def average_path_length(n) -> np.ndarray:
     safe = np.maximum(n, 3.0)
     c = 2.0 * (np.log(safe - 1.0) + np.euler_gamma) - 2.0 * (safe - 1.0) / safe
     return np.where(n <= 1, 0.0, np.where(n == 2, 1.0, c))
+
+
+def node_path_lengths(tree) -> np.ndarray:
+    """Depth plus ``c(samples)`` at every node of a fitted scikit-learn tree (``tree.tree_``).
+
+    At a leaf it is the path length the isolation forest scores with; at an internal node, the path length
+    the tree would give if it stopped growing there.
+    """
+    depth = np.zeros(tree.node_count)
+    for node in range(tree.node_count):  # children always come after their parent
+        for child in (tree.children_left[node], tree.children_right[node]):
+            if child >= 0:
+                depth[child] = depth[node] + 1
+    return depth + average_path_length(tree.n_node_samples)
 
 
 def isolation_forest_of(detector):
@@ -105,13 +119,7 @@ class LeafFeatures:
     @staticmethod
     def _path_lengths(tree) -> np.ndarray:
         """Depth plus ``c(samples)`` at each leaf (scikit-learn's per-leaf path length); 0 at internal nodes."""
-        depth = np.zeros(tree.node_count)
-        for node in range(tree.node_count):  # children always come after their parent
-            for child in (tree.children_left[node], tree.children_right[node]):
-                if child >= 0:
-                    depth[child] = depth[node] + 1
-        leaf = tree.children_left == -1
-        return np.where(leaf, depth + average_path_length(tree.n_node_samples), 0.0)
+        return np.where(tree.children_left == -1, node_path_lengths(tree), 0.0)
 
     def scores(self, weights: np.ndarray) -> np.ndarray:
         """``w · φ(x)`` for every row."""

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from drama2.active.labels import ANOMALY, NOMINAL, SKIP
+from drama2.active.labels import ANOMALY, NOMINAL, SKIP, check_label
 from drama2.active.records import Query
 from drama2.errors import InvalidInputError
 
@@ -45,11 +45,16 @@ class LabelOracle(Oracle):
     ----------
     y : array-like of shape (n,)
         1 for an anomaly, 0 for a nominal row; NaN (or -1) for rows the expert
-        cannot judge, answered "skip". Indexed by the query's row ``index``.
+        cannot judge, answered "skip". The words "anomaly", "nominal" and
+        "skip" (or None) work too. Indexed by the query's row ``index``.
     """
 
     def __init__(self, y):
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        y = np.asarray(y).reshape(-1)
+        if y.dtype.kind in "OUS":  # spelled-out answers: "anomaly", "nominal", "skip" (or None)
+            codes = {ANOMALY: 1.0, NOMINAL: 0.0, SKIP: np.nan}
+            y = np.array([codes[check_label(value, key=i)] for i, value in enumerate(y.tolist())])
+        y = y.astype(np.float64)
         known = np.isfinite(y) & (y != -1)
         if not np.isin(y[known], (0, 1)).all():
             raise InvalidInputError("labels for an oracle must be 1 (anomaly), 0 (nominal), or NaN / -1 (unknown).")

@@ -200,8 +200,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
     for name, known, what in checks:
         if name not in known:
             raise InvalidInputError(f"unknown {what} {name!r}; use one of {', '.join(known)}.")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise InvalidInputError(f"budget must be a positive integer, got {budget!r}.")
+    for name, value in (("budget", budget), ("batch_size", batch_size)):  # checked before any data is loaded
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
     if isinstance(seeds, dict):
         seed_map = {d: [int(s) for s in seeds.get(d, (0,))] for d in datasets}
     else:
