@@ -138,7 +138,8 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
 @click.option("--executor", type=click.Choice(["sequential", "loky", "dask"]),
               help="[default: loky when --jobs > 1, dask with --scheduler, else sequential]")
 @click.option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
-@click.option("--device", help="Torch device for DRAMA's distances: auto, cpu, cuda [default: auto].")
+@click.option("--device", help="Torch device for every model that takes one (DRAMA's distances, neural reducers "
+                                "and scorers): auto, cpu, cuda [default: auto].")
 @click.option("--resume/--no-resume", default=None, help="Skip jobs finished in --out [default: resume].")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Searched before $DRAMA2_DATA.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: when a terminal].")
