@@ -24,7 +24,7 @@ from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
 from drama2.scorers.base import check_contamination, contamination_threshold
 from drama2.validation import (accepts_parameter, check_array, check_feature_names, check_is_fitted,
-                               check_n_features, check_parameters, set_feature_names)
+                               check_n_features, check_parameters, rows_digest, set_feature_names)
 
 __all__ = ["Drama", "Leaf"]
 
@@ -235,6 +235,7 @@ class Drama(Saveable, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         set_feature_names(self, data)
         self.decision_scores_ = scores
+        self._fit_rows_digest = rows_digest(X)  # lets an active session check that it was given these rows
         self.threshold_ = self._threshold(scores)
         self.labels_ = (scores > self.threshold_).astype(np.int64)
         return self

@@ -74,6 +74,20 @@ def check_array(X: Any, *, name: str = "X", min_samples: int = 1, estimator: str
     return np.array(arr, dtype=np.float64, order="C", copy=True)
 
 
+def rows_digest(X: np.ndarray, n_rows: int = 1024) -> str:
+    """A cheap digest of a validated array: its shape and up to ``n_rows`` evenly spaced rows.
+
+    Detectors keep it from ``fit`` so that a caller who says "these are the training rows" (an active
+    session's ``fitted_on_X=True``) can be checked without hashing the whole of a large table.
+    """
+    import hashlib
+
+    picked = X[np.unique(np.linspace(0, X.shape[0] - 1, min(n_rows, X.shape[0])).astype(np.int64))]
+    digest = hashlib.blake2b(repr(X.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(picked, dtype=np.float64).view(np.uint8))
+    return digest.hexdigest()
+
+
 def check_n_features(X: np.ndarray, expected: int, *, estimator: str) -> None:
     """Raise when scoring data has a different number of features than the training data."""
     if X.shape[1] != expected:

@@ -358,6 +358,14 @@ def test_bad_input_gets_clear_errors_and_records_nothing(fitted, tmp_path):
         ActiveSession(ensemble, X, updater="magic", fitted_on_X=True)
     with pytest.raises(InvalidInputError, match="fitted on 320 rows"):
         ActiveSession(ensemble, X[:10], fitted_on_X=True)
+    with pytest.raises(InvalidInputError, match="not the data the detector was fitted on"):
+        ActiveSession(ensemble, X[::-1], fitted_on_X=True)  # as many rows, in another order
+    from drama2 import Drama
+
+    drama = Drama(random_state=0).fit(X)
+    with pytest.raises(InvalidInputError, match="not the data the detector was fitted on"):
+        ActiveSession(drama, X + 1.0, updater="none", fitted_on_X=True)
+    ActiveSession(drama, X.tolist(), updater="none", fitted_on_X=True)  # the same rows in another container
     with pytest.raises(InvalidInputError, match="positive integer"):
         session.ask(0)
     with pytest.raises(InvalidInputError, match="holds labels for 10 rows but the session has 320"):

@@ -15,7 +15,7 @@ from drama2.active.store import LabelLog, ids_digest, now
 from drama2.active.strategies import best_rows, make_strategy
 from drama2.active.updaters import UPDATERS, make_updater
 from drama2.errors import InvalidInputError
-from drama2.validation import check_array
+from drama2.validation import check_array, rows_digest
 
 __all__ = ["ActiveSession"]
 
@@ -195,6 +195,10 @@ class ActiveSession:
             if n_train is not None and len(n_train) != self.n_rows:
                 raise InvalidInputError(f"fitted_on_X=True, but the detector was fitted on {len(n_train)} rows and "
                                         f"X has {self.n_rows}; pass the training data, or fitted_on_X=False.")
+            digest = getattr(self.detector, "_fit_rows_digest", None)
+            if digest is not None and digest != rows_digest(self.X):
+                raise InvalidInputError("fitted_on_X=True, but X is not the data the detector was fitted on (as many "
+                                        "rows, other values); pass the training data, or fitted_on_X=False.")
         scores = np.array(self.updater.bind(self.detector, self.X, self.fitted_on_X), dtype=np.float64)
         if scores.shape != (self.n_rows,):
             raise InvalidInputError(f"the updater gave {scores.shape} scores for {self.n_rows} rows.")

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from drama2.device import check_random_state, seed_from
 from drama2.errors import InvalidInputError
 from drama2.persistence import Saveable
-from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features,
+from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features, rows_digest,
                                set_feature_names)
 
 __all__ = ["BaseDetector", "check_contamination", "contamination_threshold"]
@@ -154,6 +154,7 @@ class BaseDetector(Saveable, BaseEstimator):
         work.n_features_in_ = X.shape[1]
         set_feature_names(work, data)
         work.decision_scores_ = scores
+        work._fit_rows_digest = rows_digest(X)  # lets an active session check that it was given these rows
         work.threshold_ = contamination_threshold(scores, contamination)
         work.labels_ = (scores > work.threshold_).astype(np.int64)
         self.__dict__.clear()  # the work copy holds every attribute; this also drops forgotten ones
