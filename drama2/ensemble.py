@@ -28,6 +28,7 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector, contamination_threshold
+from drama2.scorers.conventions import anomaly_scores, is_pyod
 from drama2.selection import ecdf, normalise_against, proximity, robust_scale, select_weights
 from drama2.validation import accepts_parameter, check_array, check_is_fitted, check_n_features, check_parameters
 
@@ -112,7 +113,7 @@ def _parse_members(members) -> list[tuple[str, str | None, dict | None, Any]]:
             for spec in specs:
                 params = dict(spec.params)
                 parsed.append((label or _label_of(spec.name, params), spec.name, params, None))
-        elif hasattr(item, "fit") and hasattr(item, "score_samples" if not _is_pyod(item) else "decision_function"):
+        elif hasattr(item, "fit") and hasattr(item, "decision_function" if is_pyod(item) else "score_samples"):
             parsed.append((label or type(item).__name__, None, None, item))
         else:
             hint = (" (scikit-learn's LocalOutlierFactor scores new rows only with novelty=True)"
@@ -173,21 +174,11 @@ def _build_units(parsed, seed: int, device: str) -> list[_Unit]:
     return units
 
 
-def _is_pyod(estimator) -> bool:
-    return any(cls.__module__.startswith("pyod.") for cls in type(estimator).__mro__)
-
-
 def _member_scores(estimator, X: np.ndarray, metric: str | None) -> np.ndarray:
     """Raw scores, higher = more anomalous, whatever convention the estimator follows."""
     if metric is not None:  # a DRAMA fit scored with one of its metrics
-        scores = estimator.score_samples(X, metric=metric)
-    elif isinstance(estimator, BaseDetector):
-        scores = estimator.score_samples(X)
-    elif _is_pyod(estimator):
-        scores = estimator.decision_function(X)  # PyOD: higher = more anomalous
-    else:  # scikit-learn's outlier detectors: score_samples is higher = more normal
-        scores = -np.asarray(estimator.score_samples(X))
-    return np.asarray(scores, dtype=np.float64).reshape(-1)
+        return np.asarray(estimator.score_samples(X, metric=metric), dtype=np.float64).reshape(-1)
+    return anomaly_scores(estimator, X)
 
 
 def _member_train_scores(estimator, X: np.ndarray, metric: str | None) -> np.ndarray:
@@ -223,8 +214,9 @@ class Ensemble(BaseDetector):
     members : "default", "wide" or list, default "default"
         Scorer specs as in ``drama2 bench --scorers`` (``"knn[n_neighbors=10]"``,
         ``"drama[reducer=pca, metric=[l2, mahalanobis]]"``, ``"pyod:ECOD"``),
-        estimator objects with ``fit`` and ``score_samples`` (scikit-learn
-        estimators are negated to higher = more anomalous), or ``(label, member)``
+        estimator objects with ``fit`` and ``score_samples`` (higher = more
+        anomalous, as drama2's contract; scikit-learn's detectors are negated
+        and PyOD's score through ``decision_function``), or ``(label, member)``
         pairs. ``"default"`` is :data:`DEFAULT_MEMBERS`, a label-free choice
         explained in the documentation; ``"wide"`` is :data:`WIDE_MEMBERS`
         (56 members, for label-aware selection and active learning).

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from drama2.errors import InvalidInputError
+from drama2.scorers.conventions import anomaly_scores
 from drama2.validation import check_array, check_is_fitted, check_n_features
 
 __all__ = ["Explanation", "explain", "explain_drama", "explain_by_replacement", "anomaly_scores",
@@ -406,30 +407,6 @@ def _decompositions() -> dict:
 
 
 # ====================================================================== fallback
-def anomaly_scores(model, X) -> np.ndarray:
-    """Scores of any detector with higher = more anomalous, as a float64 array.
-
-    drama2 models (and unknown ones, assumed to follow drama2's contract) use
-    ``score_samples``; PyOD models ``decision_function``; scikit-learn
-    estimators the negated ``score_samples`` (theirs is higher = more normal).
-    """
-    module = type(model).__module__.split(".")[0]
-    if module == "sklearn":
-        scores = -np.asarray(model.score_samples(X))
-    elif module == "pyod":
-        scores = model.decision_function(X)
-    elif hasattr(model, "score_samples"):
-        scores = model.score_samples(X)
-    elif hasattr(model, "decision_function"):
-        scores = model.decision_function(X)
-    else:
-        raise InvalidInputError(f"{type(model).__name__} has neither score_samples nor decision_function, "
-                                "so it cannot score rows.")
-    if hasattr(scores, "detach"):
-        scores = scores.detach().cpu().numpy()
-    return np.asarray(scores, dtype=np.float64).reshape(-1)
-
-
 def _reference_values(model, reference, d: int) -> np.ndarray:
     if reference is None:
         reference = getattr(model, "reference_medians_", None)

@@ -127,6 +127,32 @@ def test_estimator_objects_and_sklearn_sign():
     assert roc_auc_score(y_new, model.member_scores(X_new)[:, 0]) > 0.95
 
 
+
+class _DistanceToCentre:
+    """A plugin-style scorer outside drama2's class tree: score_samples is higher = more anomalous."""
+
+    def fit(self, X, y=None):
+        self.centre_ = np.median(X, axis=0)
+        return self
+
+    def score_samples(self, X):
+        return np.linalg.norm(np.asarray(X) - self.centre_, axis=1)
+
+
+class _SubclassedForest(IsolationForest):
+    """Still scikit-learn's score_samples (higher = more normal), though defined outside sklearn."""
+
+
+def test_plugin_scorers_keep_their_sign_and_sklearn_subclasses_are_negated():
+    X, y = planted()
+    X_new, y_new = planted(seed=9)
+    model = Ensemble(members=[("centre", _DistanceToCentre()), ("forest", _SubclassedForest(random_state=0))],
+                     random_state=0).fit(X)
+    for j in range(2):
+        assert roc_auc_score(y, model.member_scores()[:, j]) > 0.95
+        assert roc_auc_score(y_new, model.member_scores(X_new)[:, j]) > 0.95
+    assert roc_auc_score(y_new, model.score_samples(X_new)) > 0.95
+
 def test_reweight_never_refits_and_scores_follow(fitted, monkeypatch):
     model, X, y = fitted
     model = _copy(model)

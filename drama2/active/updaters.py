@@ -24,10 +24,10 @@ def detector_scores(detector, X: np.ndarray, fitted_on_X: bool) -> np.ndarray:
     Parameters
     ----------
     detector : fitted detector
-        A drama2 detector (an :class:`~drama2.ensemble.Ensemble` recognises its
-        own training data and returns its training scores), a PyOD detector
-        (``decision_function``) or a scikit-learn outlier detector
-        (``score_samples``, negated).
+        A drama2 detector or plugin scorer (an :class:`~drama2.ensemble.Ensemble`
+        recognises its own training data and returns its training scores), a
+        PyOD detector (``decision_function``) or a scikit-learn outlier
+        detector (``score_samples``, negated).
     X : ndarray
         The rows to score.
     fitted_on_X : bool
@@ -37,19 +37,12 @@ def detector_scores(detector, X: np.ndarray, fitted_on_X: bool) -> np.ndarray:
     -------
     ndarray of shape (n,)
     """
-    from drama2.scorers.base import BaseDetector
+    from drama2.scorers.conventions import anomaly_scores
 
     if fitted_on_X and getattr(detector, "decision_scores_", None) is not None:
         scores = detector.decision_scores_
-    elif isinstance(detector, BaseDetector):
-        scores = detector.score_samples(X)
-    elif hasattr(detector, "decision_function") and hasattr(detector, "decision_scores_"):  # PyOD
-        scores = detector.decision_function(X)
-    elif hasattr(detector, "score_samples"):  # scikit-learn: higher = more normal
-        scores = -np.asarray(detector.score_samples(X))
     else:
-        raise InvalidInputError(f"{type(detector).__name__} has neither score_samples nor decision_function; "
-                                "an active session needs a fitted detector that scores rows.")
+        scores = anomaly_scores(detector, X)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if not np.isfinite(scores).all():
         raise InvalidInputError("the detector gave non-finite scores; a ranking cannot be built from them.")
