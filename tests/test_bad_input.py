@@ -163,3 +163,23 @@ def test_unknown_detector_parameters_are_named():
         make_detector("drama[n_cluster=3]")
     with pytest.raises(InvalidInputError, match=r"'k'.*n_neighbors"):
         Ensemble(members=["knn[k=10]"]).fit(np.random.default_rng(0).normal(size=(50, 3)))
+
+
+@pytest.mark.parametrize("fields, match", [
+    (dict(X=np.zeros((10, 2)), y=np.zeros(5)), "y has shape \\(5,\\) but X has 10 rows"),
+    (dict(X=np.zeros((10, 2)), y=np.r_[np.zeros(5), np.full(5, 2)]), "y must be 1 \\(anomaly\\) or 0 \\(normal\\)"),
+    (dict(X=np.zeros(10), y=None), "X must be 2-D"),
+    (dict(X=[["a", "b"]], y=None), "X must be numeric"),
+])
+def test_a_dataset_record_is_checked_where_it_is_made(fields, match):
+    from drama2.datasets import Dataset
+
+    with pytest.raises(InvalidInputError, match=f"Dataset 'mine': {match}"):
+        Dataset(name="mine", **fields)
+
+
+def test_a_dataset_record_takes_column_labels_and_float32_rows():
+    from drama2.datasets import Dataset
+
+    data = Dataset(name="mine", X=np.zeros((4, 2), dtype=np.float32), y=np.array([[True], [False], [False], [True]]))
+    assert data.X.dtype == np.float64 and data.y.tolist() == [1, 0, 0, 1] and data.n_outliers == 2

@@ -255,3 +255,39 @@ def test_a_plugin_metric_named_like_a_builtin_leaves_bench_working_with_qualifie
 
     rows = pd.read_csv(out / "results.csv")
     assert (rows["status"] == "ok").all() and len(rows) == 3, rows[["pipeline", "status", "error"]]
+
+
+def _blobs(n=60, random_state=0):  # a plugin loader without **kwargs and without data_dir
+    import numpy as np
+
+    rng = np.random.default_rng(random_state)
+    y = (np.arange(n) < 5).astype(int)
+    return drama2.Dataset(name="blobs", X=rng.normal(size=(n, 3)) + 6 * y[:, None], y=y)
+
+
+class DatasetPlugin:
+    @drama2.hookimpl
+    def register_datasets(self, register):
+        register("blobs", _blobs)
+        register("as-tuple", lambda **_: (None, None))
+        register("short-labels", lambda **_: drama2.Dataset(name="short-labels", X=[[0.0]] * 4, y=[0, 1]))
+
+
+@pytest.fixture
+def dataset_plugin(monkeypatch):
+    registry = Registry(load_entry_points=False, plugins=[("dsplugin", DatasetPlugin())])
+    monkeypatch.setattr(drama2.registry, "get_registry", lambda: registry)
+
+
+def test_a_plugin_loader_without_the_generic_options_still_loads_through_generic_callers(dataset_plugin):
+    data = drama2.load_dataset("blobs", data_dir="/nowhere", download=False, random_state=3)
+    assert data.X.shape == (60, 3) and data.n_outliers == 5
+    with pytest.raises(drama2.InvalidInputError, match="n_rows"):  # other options are still checked
+        drama2.load_dataset("blobs", n_rows=10)
+
+
+def test_a_loader_returning_something_else_or_bad_labels_is_named(dataset_plugin):
+    with pytest.raises(drama2.InvalidInputError, match="'as-tuple'.*returned tuple, not a drama2.Dataset"):
+        drama2.load_dataset("as-tuple")
+    with pytest.raises(drama2.InvalidInputError, match="'short-labels'.*y has shape \\(2,\\) but X has 4 rows"):
+        drama2.load_dataset("short-labels")

@@ -8,6 +8,7 @@ turns a multi-class dataset into anomaly-detection splits.
 from __future__ import annotations
 
 from drama2.datasets.base import Dataset
+from drama2.errors import InvalidInputError
 from drama2.datasets.splits import ClassSplit, leave_one_class_out
 from drama2.datasets.tables import from_table
 
@@ -32,16 +33,41 @@ def load_dataset(name: str, **options) -> Dataset:
     from drama2.registry import get_registry
 
     loader = get_registry().load("datasets", name)
+    options = _without_unused_generic_options(loader, options)
     _check_options(loader, options, name)
-    return loader(**options)
+    dataset = loader(**options)
+    if not isinstance(dataset, Dataset):
+        raise InvalidInputError(
+            f"dataset {name!r}: its loader {getattr(loader, '__qualname__', loader)!r} returned "
+            f"{type(dataset).__name__}, not a drama2.Dataset; return Dataset(name=..., X=..., y=...) "
+            "(from drama2.datasets import Dataset).")
+    return dataset
 
 
 #: Options any loader may receive (and ignore): what generic callers such as the bench pass to every dataset.
 GENERIC_OPTIONS = ("data_dir", "random_state", "download")
 
 
+def _without_unused_generic_options(loader, options: dict) -> dict:
+    """Drop the generic options (:data:`GENERIC_OPTIONS`) that a loader has no parameter for.
+
+    Generic callers pass them to every dataset; a plugin's ``load(n=300)`` without ``**kwargs`` would
+    otherwise fail on ``data_dir``.
+    """
+    import inspect
+
+    try:
+        parameters = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return options
+    return {k: v for k, v in options.items() if k in parameters or k not in GENERIC_OPTIONS}
+
+
 def _check_options(loader, options: dict, name: str) -> None:
-    """Refuse options a loader would swallow unread in its ``**_ignored`` (drama2's loaders' convention)."""
+    """Refuse options a loader does not take, or would swallow unread in its ``**_ignored`` (drama2's
+    loaders' convention), with a suggestion rather than a bare ``TypeError``."""
     import inspect
 
     from drama2.validation import refuse_unknown
@@ -50,7 +76,7 @@ def _check_options(loader, options: dict, name: str) -> None:
         parameters = inspect.signature(loader).parameters
     except (TypeError, ValueError):
         return
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD and p.name.startswith("_") for p in parameters.values()):
-        return  # a loader with a real **kwargs (or none) checks its own options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD and not p.name.startswith("_") for p in parameters.values()):
+        return  # a loader with a real **kwargs checks its own options
     known = [p for p in parameters if parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
     refuse_unknown(options, known + list(GENERIC_OPTIONS), component=f"dataset {name!r}", noun="option")

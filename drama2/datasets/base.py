@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drama2.errors import InvalidInputError
+
 
 @dataclass
 class Dataset:
@@ -35,6 +37,33 @@ class Dataset:
     citation: str = ""
     metadata: dict = field(default_factory=dict)
     classes: np.ndarray | None = None
+
+    def __post_init__(self):
+        # Loaders include third-party plugins: check the record here, where the mistake is still named by
+        # its dataset, rather than as a length mismatch deep inside an evaluation.
+        where = f"Dataset {self.name!r}"
+        try:
+            X = np.asarray(self.X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{where}: X must be numeric ({exc}).") from None
+        if X.ndim != 2:
+            raise InvalidInputError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}; "
+                                    "images go in flattened, with metadata['image_shape'].")
+        self.X = X
+        if self.y is not None:
+            y = np.asarray(self.y)
+            if y.ndim == 2 and 1 in y.shape:  # a column or row vector, as .mat files store labels
+                y = y.reshape(-1)
+            if y.shape != (X.shape[0],):
+                raise InvalidInputError(f"{where}: y has shape {y.shape} but X has {X.shape[0]} rows; give one "
+                                        "label per row (or y=None for unlabelled data).")
+            values = np.unique(y)
+            if not np.isin(values, [0, 1]).all():
+                raise InvalidInputError(f"{where}: y must be 1 (anomaly) or 0 (normal); found "
+                                        f"{values[:10].tolist()}. Map your labels to 0/1 first.")
+            self.y = y.astype(int)
+        if self.classes is not None and len(self.classes) != X.shape[0]:
+            raise InvalidInputError(f"{where}: classes has {len(self.classes)} entries but X has {X.shape[0]} rows.")
 
     @property
     def n_outliers(self) -> int | None:
