@@ -241,10 +241,29 @@ def _iter_distances(X, prototypes, metric, stats, device, dtype, chunk_elements)
         raise InvalidInputError(
             f"X must be (n, d) and prototypes (K, d) with the same d; got {tuple(source.shape)} and {tuple(P.shape)}."
         )
+    # A plugin's kernel gets copies: a kernel that wrote into its inputs would otherwise change the caller's
+    # rows (the chunk can share memory with X) or a fitted model's prototypes.
+    foreign = not getattr(kernel, "__module__", "").startswith("drama2.")
+    if foreign:
+        P = P.clone()
     rows = _chunk_rows(kernel, P.shape[0], P.shape[1], device, chunk_elements)
     for start in range(0, source.shape[0], rows):
-        chunk = source[start:start + rows].to(device=device, dtype=dtype)
-        yield start, kernel(chunk, P, stats)
+        chunk = source[start:start + rows].to(device=device, dtype=dtype, copy=foreign)
+        D = kernel(chunk, P, stats)
+        if foreign:
+            _check_kernel_output(kernel, D, (chunk.shape[0], P.shape[0]))
+        yield start, D
+
+
+def _check_kernel_output(kernel, D, expected: tuple) -> None:
+    """A plugin kernel's distances must be a torch tensor of shape (rows, prototypes)."""
+    name = getattr(kernel, "__qualname__", repr(kernel))
+    if not torch.is_tensor(D):
+        raise InvalidInputError(f"metric kernel {name!r} returned {type(D).__name__}; a kernel must return a torch "
+                                f"tensor of shape (rows, prototypes) = {expected}, computed from its torch inputs.")
+    if tuple(D.shape) != expected:
+        raise InvalidInputError(f"metric kernel {name!r} returned shape {tuple(D.shape)}; a kernel must return "
+                                f"(rows, prototypes) = {expected}, one distance per sample and prototype.")
 
 
 def pairwise_distances(X, prototypes, metric="l2", stats: LeafStats | None = None, *, device="cpu",

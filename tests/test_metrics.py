@@ -6,6 +6,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from drama2.metrics import METRIC_NAMES, LeafStats, nearest_prototype, pairwise_distances
+from drama2.errors import InvalidInputError
 
 SCIPY_NAMES = {
     "l1": ("cityblock", {}),
@@ -147,3 +148,34 @@ def test_leaf_precisions_equal_numpys_pseudo_inverse_for_singular_covariances(rn
         cov = np.cov(rng.normal(size=(n, d)).T, bias=True)
         np.testing.assert_allclose(_symmetric_pinv(cov), np.linalg.pinv(cov), atol=1e-10 * np.abs(np.linalg.pinv(cov)).max())
     np.testing.assert_array_equal(_symmetric_pinv(np.zeros((3, 3))), np.zeros((3, 3)))
+
+
+def _transposed(X, P, stats):
+    return torch.cdist(X, P).T
+
+
+def _as_numpy(X, P, stats):
+    return torch.cdist(X, P).numpy()
+
+
+def _scribbles_on_its_inputs(X, P, stats):
+    X.mul_(2.0)
+    P.mul_(3.0)
+    return torch.cdist(X, P)
+
+
+@pytest.mark.parametrize("kernel, match", [(_transposed, "returned shape \\(4, 50\\)"),
+                                           (_as_numpy, "returned ndarray")])
+def test_a_plugin_kernel_with_the_wrong_output_is_named(kernel, match):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(InvalidInputError, match=f"metric kernel '{kernel.__name__}' {match}"):
+        pairwise_distances(X, X[:4], kernel)
+
+
+def test_a_plugin_kernel_cannot_change_the_callers_rows_or_prototypes():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    P = X[:4].copy()
+    X_before, P_before = X.copy(), P.copy()
+    pairwise_distances(X, P, _scribbles_on_its_inputs)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(P, P_before)
