@@ -251,10 +251,13 @@ class Drama(Saveable, BaseEstimator):
             return [leaf]
         rows = Xr[leaf.members]
         reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng), **reducer_params)
-        Z = np.asarray(reducer.fit_transform(rows), dtype=np.float64)
+        # Plugin reducers need only fit, transform and (where they have one) inverse_transform.
+        fitted = reducer.fit_transform(rows) if hasattr(reducer, "fit_transform") else reducer.fit(rows).transform(rows)
+        Z = np.asarray(fitted, dtype=np.float64)
         clusterer = clusterer_cls(n_clusters=2, random_state=self._leaf_seed(rng), **(self.clusterer_params or {}))
         labels = np.asarray(clusterer.fit_predict(Z))
-        rule = self.prototype if getattr(reducer, "has_inverse", True) else "mean"
+        invertible = getattr(reducer, "has_inverse", hasattr(reducer, "inverse_transform"))
+        rule = self.prototype if invertible else "mean"
         children = []
         for k in range(2):
             mask = labels == k

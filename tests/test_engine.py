@@ -222,3 +222,42 @@ def test_reducers_without_an_inverse_use_member_means(rng, monkeypatch):
     for k, leaf in enumerate(model.leaves_):
         np.testing.assert_allclose(model.prototypes_[k], X[leaf.members].mean(0), atol=1e-9)
         np.testing.assert_allclose(model._prototypes_scaled[k], Xs[leaf.members].mean(0), atol=1e-12)
+
+
+def test_a_plain_plugin_reducer_needs_only_fit_and_transform(rng, monkeypatch):
+    class FirstTwoPlain:  # follows the documented contract without subclassing Reducer: no inverse
+        def __init__(self, n_components=2, random_state=None):
+            self.n_components = n_components
+
+        def fit(self, X):
+            return self
+
+        def transform(self, X):
+            return np.asarray(X)[:, :2]
+
+    use_only_reducer(monkeypatch, "first-two-plain", FirstTwoPlain)
+    X, y = blobs(rng)
+    model = Drama(reducer="first-two-plain", random_state=0).fit(X)
+    for leaf, prototype in zip(model.leaves_, model.prototypes_):  # no inverse: member means
+        np.testing.assert_allclose(prototype, X[leaf.members].mean(0), atol=1e-9)
+    assert auc(y, model.decision_scores_) > 0.99
+
+
+def test_a_reducer_subclass_without_an_inverse_says_how_to_declare_it(rng, monkeypatch):
+    from drama2.reducers import Reducer
+
+    class NoInverse(Reducer):
+        def __init__(self, n_components=2, random_state=None):
+            self.n_components = n_components
+            self.random_state = random_state
+
+        def _fit(self, X):
+            pass
+
+        def _transform(self, X):
+            return X[:, :2]
+
+    use_only_reducer(monkeypatch, "no-inverse", NoInverse)
+    X, _ = blobs(rng, outliers=0)
+    with pytest.raises(NotImplementedError, match="set has_inverse = False"):
+        Drama(reducer="no-inverse", random_state=0).fit(X)

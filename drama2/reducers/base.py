@@ -66,10 +66,11 @@ class Reducer(BaseEstimator):
 
     # -- to implement -----------------------------------------------------------------
     def _fit(self, X: np.ndarray) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(X) to be a Reducer.")
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _transform(X) to be a Reducer.")
 
     def _inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no _inverse_transform(Z): implement it, or set "
+                                  "has_inverse = False on the class so DRAMA uses member means as prototypes.")
