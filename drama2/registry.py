@@ -332,8 +332,16 @@ class Registry:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownComponentError(
             f"unknown {kind[:-1]} {name!r}.{hint} Known {kind}: {', '.join(self.names(kind)) or 'none'} "
-            f"(`drama2 list {kind}` shows them all)."
+            f"(`drama2 list {kind}` shows them all).{self._failed_plugins_note()}"
         )
+
+    def _failed_plugins_note(self) -> str:
+        """Why a name may be missing: the plugins that failed to load (their components never landed)."""
+        failed = [info for info in self._plugins.values() if info.status != "ok"]
+        if not failed:
+            return ""
+        reasons = "; ".join(f"{info.name}: {(info.error or 'failed').splitlines()[0][:120]}" for info in failed)
+        return f" Plugins that failed to load, so registered nothing: {reasons} (`drama2 plugins` shows more)."
 
     def load(self, kind: str, name: str) -> Any:
         """The component object (class or function) registered under ``name``."""

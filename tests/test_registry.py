@@ -291,3 +291,13 @@ def test_a_loader_returning_something_else_or_bad_labels_is_named(dataset_plugin
         drama2.load_dataset("as-tuple")
     with pytest.raises(drama2.InvalidInputError, match="'short-labels'.*y has shape \\(2,\\) but X has 4 rows"):
         drama2.load_dataset("short-labels")
+
+
+def test_an_unknown_name_mentions_the_plugins_that_failed_to_load():
+    registry = Registry(load_entry_points=False, plugins=[("broken", BrokenPlugin())])
+    with pytest.raises(UnknownComponentError, match="failed to load.*broken: .*boom while registering"):
+        registry.get("reducers", "half-registered")
+    clean = Registry(load_entry_points=False)
+    with pytest.raises(UnknownComponentError) as err:
+        clean.get("reducers", "half-registered")
+    assert "failed to load" not in str(err.value)
