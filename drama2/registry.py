@@ -217,6 +217,12 @@ class Registry:
             text = "; ".join(f"{u!r}" + (f" (did you mean {m[0]!r}?)" if m else "") for u, m in hints.items())
             self._fail(info, "registration", ValueError(f"unknown hook {text}; hooks are {', '.join(_HOOK_NAMES)}"))
             return
+        unmarked = _unmarked_hooks(obj)
+        if unmarked:  # pluggy never calls a hook function without the marker: the plugin would register nothing
+            self._fail(info, "registration", ValueError(
+                f"{', '.join(repr(u) for u in unmarked)} not marked with @drama2.hookimpl, so it would never be "
+                "called; decorate each hook function with it"))
+            return
         try:
             self._pm.register(obj, name=name)
         except Exception as exc:  # pluggy validation errors, duplicate names, ...
@@ -387,6 +393,21 @@ def _unknown_hooks(obj) -> list[str]:
         if isinstance(options, dict) and not options.get("specname"):
             unknown.append(attr)
     return sorted(unknown)
+
+
+def _unmarked_hooks(obj) -> list[str]:
+    """Hook names that ``obj`` defines as plain functions, without ``@drama2.hookimpl``."""
+    import inspect
+
+    marker = f"{hookspecs.PROJECT_NAME}_impl"
+    unmarked = []
+    for attr in _HOOK_NAMES:
+        function = inspect.getattr_static(obj, attr, None)
+        if isinstance(function, staticmethod):
+            function = function.__func__
+        if callable(function) and not isinstance(getattr(function, marker, None), dict):
+            unmarked.append(attr)
+    return unmarked
 
 
 _lock = threading.Lock()

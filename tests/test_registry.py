@@ -301,3 +301,14 @@ def test_an_unknown_name_mentions_the_plugins_that_failed_to_load():
     with pytest.raises(UnknownComponentError) as err:
         clean.get("reducers", "half-registered")
     assert "failed to load" not in str(err.value)
+
+
+class UnmarkedPlugin:
+    def register_metrics(self, register):  # forgot @drama2.hookimpl
+        register("never-seen", "drama2.metrics:l2")
+
+
+def test_a_hook_without_the_marker_fails_the_plugin_instead_of_registering_nothing():
+    registry = Registry(load_entry_points=False, plugins=[("unmarked", UnmarkedPlugin())])
+    info = {p.name: p for p in registry.plugins()}["unmarked"]
+    assert info.status == "failed" and "'register_metrics' not marked with @drama2.hookimpl" in info.error
