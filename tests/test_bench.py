@@ -287,3 +287,29 @@ def test_a_reducer_carries_its_own_parameters_and_list_values_sweep(tmp_path, to
     assert row["auc"] == pytest.approx(evaluation.auc(ds.y, model.score_samples(ds.X)), abs=1e-12)
     with pytest.raises(InvalidInputError, match="reducer 'ae' takes no parameter 'max_epoch' \\(did you mean"):
         run_bench(_config(tmp_path, "typo", reducers=["ae[max_epoch=2]"], scorers=[]), progress=False)
+
+
+def test_a_plugin_upgrade_changes_its_jobs_keys_and_nothing_else(monkeypatch):
+    import drama2
+    import drama2.registry
+    from drama2.bench.jobs import Job
+    from drama2.registry import Registry
+
+    class ScorerPlugin:
+        @drama2.hookimpl
+        def register_scorers(self, register):
+            register("centre-distance", "drama2.scorers.baselines:KNN")
+
+    registry = Registry(load_entry_points=False, plugins=[("mine", ScorerPlugin())])
+    monkeypatch.setattr(drama2.registry, "get_registry", lambda: registry)
+    info = {p.name: p for p in registry.plugins()}["mine"]
+    plugin_job = Job(dataset="wbc", protocol="transductive", seed=0, kind="scorer", scorer="centre-distance")
+    builtin_job = Job(dataset="wbc", protocol="transductive", seed=0, kind="drama", reducer="pca", split_level=1,
+                      metrics=("l2",))
+    seen = []
+    for version in ("0.1.0", "0.2.0"):
+        info.version = version
+        seen.append((plugin_job.key, plugin_job.random_state, builtin_job.key))
+    assert seen[0][0] != seen[1][0]  # resuming after the upgrade refits the plugin's jobs
+    assert seen[0][1] == seen[1][1] and seen[0][2] == seen[1][2]  # same seed; built-in jobs keep their keys
+    assert plugin_job.identity()["plugins"] == {"mine": "0.2.0"} and "plugins" not in builtin_job.identity()

@@ -50,7 +50,45 @@ class Job:
             # fitted rows again as new data): a new key, so such rows in older run directories are redone,
             # never resumed beside new ones. The seed stays that of the settings.
             identity["scores"] = "training"
+        plugins = self.plugin_versions()
+        if plugins:  # only when a plugin is used, so runs of built-ins keep their keys (and resume)
+            identity["plugins"] = plugins
         return identity
+
+    def components(self) -> list[tuple[str, str]]:
+        """The registered components the job uses, as (kind, name) pairs."""
+        used = [("datasets", self.dataset)]
+        if self.kind == "drama":
+            used.append(("reducers", self.reducer_spec.name))
+            used += [("metrics", metric) for metric in self.metrics]
+            clusterer = dict(self.drama_params).get("clusterer")
+            if isinstance(clusterer, str):
+                used.append(("clusterers", clusterer))
+        else:
+            used.append(("scorers", self.scorer))
+        return used
+
+    def plugin_versions(self) -> dict:
+        """``{plugin: version}`` of the third-party plugins that provide the job's components.
+
+        Part of the job's key, so a run resumed after a plugin's upgrade fits that plugin's jobs again
+        instead of keeping numbers its old code produced.
+        """
+        from drama2.errors import Drama2Error
+        from drama2.registry import get_registry
+
+        registry = get_registry()
+        infos = {info.name: info for info in registry.plugins()}
+        versions = {}
+        for kind, name in self.components():
+            try:
+                provider = registry.get(kind, name).provider
+            except Drama2Error:  # unknown or ambiguous: the job fails on it and records why
+                continue
+            info = infos.get(provider)
+            if info is not None and not info.builtin:
+                versions[provider] = info.version or "unversioned"
+        return dict(sorted(versions.items()))
 
     @property
     def key(self) -> str:
