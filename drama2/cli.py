@@ -159,7 +159,12 @@ def bench_command(config, progress, **flags):
     else:
         flags.setdefault("datasets", default_datasets(flags.get("data_dir")))
         cfg = BenchConfig(**flags)
-    result = run_bench(cfg, argv=["drama2", "bench", *sys.argv[2:]], progress=progress)
+    try:
+        result = run_bench(cfg, argv=["drama2", "bench", *sys.argv[2:]], progress=progress)
+    except KeyboardInterrupt:
+        print(f"drama2 bench: interrupted; finished jobs are saved in {cfg.out}. Run the same command again to "
+              "resume.", file=sys.stderr)
+        sys.exit(130)
     _print_bench_summary(result)
 
 

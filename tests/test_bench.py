@@ -313,3 +313,24 @@ def test_a_plugin_upgrade_changes_its_jobs_keys_and_nothing_else(monkeypatch):
     assert seen[0][0] != seen[1][0]  # resuming after the upgrade refits the plugin's jobs
     assert seen[0][1] == seen[1][1] and seen[0][2] == seen[1][2]  # same seed; built-in jobs keep their keys
     assert plugin_job.identity()["plugins"] == {"mine": "0.2.0"} and "plugins" not in builtin_job.identity()
+
+
+def test_a_run_directory_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    import os
+    import socket
+
+    from drama2 import InvalidInputError
+    from drama2.bench.store import RunLock
+
+    out = tmp_path / "run"
+    config = BenchConfig(datasets=["synthetic-local-100"], reducers=["pca"], metrics=["l2"], scorers=[],
+                         out=str(out))
+    with RunLock(out):  # another bench holds the directory
+        with pytest.raises(InvalidInputError, match="in use by another drama2 bench"):
+            run_bench(config, progress=False, report=False)
+    assert not (out / ".lock").exists()
+    # A lock left by a process that is gone (killed with SIGKILL) does not block the next run.
+    (out / ".lock").write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": socket.gethostname()}))
+    result = run_bench(config, progress=False, report=False)
+    assert result.n_jobs == 1 and not (out / ".lock").exists()
+    assert os.path.exists(out / "results.csv")

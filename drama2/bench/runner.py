@@ -13,7 +13,7 @@ from pathlib import Path
 from drama2.bench.config import BenchConfig, parse_reducer
 from drama2.bench.executors import EXECUTORS
 from drama2.bench.jobs import Job, expand_grid
-from drama2.bench.store import RunStore
+from drama2.bench.store import RunLock, RunStore
 from drama2.errors import InvalidInputError
 
 #: results.csv is rewritten at most this often while a run is going (job records are written at once).
@@ -150,10 +150,21 @@ def run_bench(config: BenchConfig, *, argv=None, progress: bool | None = None, r
     Returns
     -------
     BenchResult
+
+    Raises
+    ------
+    InvalidInputError
+        When another ``drama2 bench`` process is writing to ``config.out``.
     """
+    check_names(config)  # before the run directory is created or claimed
+    with RunLock(config.out):
+        return _run(config, argv=argv, progress=progress, report=report, scheduler_client=scheduler_client)
+
+
+def _run(config: BenchConfig, *, argv, progress, report, scheduler_client) -> BenchResult:
+    """:func:`run_bench` once the run directory is claimed."""
     started, clock = _now(), time.perf_counter()
     overhead = {"grid": 0.0, "persist": 0.0, "report": 0.0}
-    check_names(config)
     jobs = expand_grid(config)
     overhead["grid"] = time.perf_counter() - clock
     store = RunStore(config.out)

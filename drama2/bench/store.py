@@ -33,6 +33,73 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+class RunLock:
+    """Claims a run directory for one ``drama2 bench`` process at a time (a ``.lock`` file, removed on exit).
+
+    Two runs writing one directory would fit the same jobs twice and overwrite each other's results and
+    manifest. A lock left by a process that no longer runs on this machine (killed with SIGKILL) is taken
+    over; one from another machine cannot be checked, so the error says how to remove it.
+
+    Parameters
+    ----------
+    root : str or Path
+        The run directory.
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.path = self.root / ".lock"
+
+    def __enter__(self):
+        import socket
+        import time
+
+        from drama2.errors import InvalidInputError
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder.get("host") == mine["host"] and not _alive(holder.get("pid")):
+                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                raise InvalidInputError(
+                    f"{self.root} is in use by another drama2 bench (pid {holder.get('pid', '?')} on "
+                    f"{holder.get('host', '?')}, started {holder.get('started', '?')}). Wait for it to finish or "
+                    f"give another --out; if that run is no longer going, delete {self.path}.") from None
+            with os.fdopen(fd, "w") as fh:
+                json.dump(mine, fh)
+            return self
+        raise InvalidInputError(f"could not claim {self.root}: {self.path} keeps reappearing; delete it and retry.")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict:
+        try:
+            holder = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return holder if isinstance(holder, dict) else {}
+
+
+def _alive(pid) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 def _json_default(value):
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
