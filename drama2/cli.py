@@ -39,12 +39,22 @@ def plugins_command(as_json):
         return
     from rich.table import Table
 
+    providers = {}  # (kind, name) -> the plugins registering it
+    for p in infos:
+        for kind, names in p.components.items():
+            for name in names:
+                providers.setdefault((kind, name), []).append(p.name)
     table = Table(title="drama2 plugins")
     for col in ("plugin", "distribution", "version", "status", "components"):
         table.add_column(col)
     for p in infos:
         comps = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.components.items()) or "-"
         status = "ok" if p.status == "ok" else f"[red]failed[/red]: {p.error}"
+        shared = sorted(f"{name!r}, so ask for " + " or ".join(f"'{o}:{name}'" for o in providers[(kind, name)])
+                        for kind, names in p.components.items() for name in names
+                        if len(providers[(kind, name)]) > 1)
+        if shared:
+            status += f"; [yellow]ambiguous[/yellow] {'; '.join(shared)}"
         table.add_row(p.name, p.distribution or "-", p.version or "-", status, comps)
     _console().print(table)
 

@@ -334,3 +334,32 @@ def test_a_run_directory_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path)
     result = run_bench(config, progress=False, report=False)
     assert result.n_jobs == 1 and not (out / ".lock").exists()
     assert os.path.exists(out / "results.csv")
+
+
+class _ThreeScores:
+    """A broken plugin scorer: three scores whatever it is asked."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def score_samples(self, X):
+        return np.zeros(3)
+
+
+def test_a_scorer_with_the_wrong_number_of_scores_fails_its_job_with_its_name(tmp_path, monkeypatch):
+    import drama2
+    import drama2.registry
+    from drama2.registry import Registry
+
+    class Plugin:
+        @drama2.hookimpl
+        def register_scorers(self, register):
+            register("three-scores", _ThreeScores)
+
+    registry = Registry(load_entry_points=False, plugins=[("mine", Plugin())])
+    monkeypatch.setattr(drama2.registry, "get_registry", lambda: registry)
+    config = BenchConfig(datasets=["synthetic-local-100"], reducers=[], metrics=["l2"], scorers=["three-scores"],
+                         out=str(tmp_path / "run"))
+    row = run_bench(config, progress=False, report=False).results.iloc[0]
+    assert row["status"] == "failed"
+    assert "three-scores returned scores of shape (3,) for" in row["error"]

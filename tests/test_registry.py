@@ -312,3 +312,16 @@ def test_a_hook_without_the_marker_fails_the_plugin_instead_of_registering_nothi
     registry = Registry(load_entry_points=False, plugins=[("unmarked", UnmarkedPlugin())])
     info = {p.name: p for p in registry.plugins()}["unmarked"]
     assert info.status == "failed" and "'register_metrics' not marked with @drama2.hookimpl" in info.error
+
+
+def test_drama2_plugins_flags_names_that_two_plugins_share(monkeypatch, capsys):
+    import drama2.registry
+    from drama2.cli import main
+
+    registry = Registry(load_entry_points=False, plugins=[("good", GoodPlugin())])
+    monkeypatch.setattr(drama2.registry, "_registry", registry)
+    monkeypatch.setenv("COLUMNS", "400")
+    main(["plugins"])
+    lines = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 2}
+    assert "ambiguous 'pca', so ask for 'drama2:pca' or 'good:pca'" in lines["good"]
+    assert "manhattan2'" not in lines["good"].split("│")[4]  # its own name is not shared

@@ -107,6 +107,9 @@ def _make_scorer(job: Job, device: str):
 
 def _evaluate(row: dict, y, scores, score_seconds: float) -> dict:
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(y),):
+        raise ValueError(f"{row['pipeline']} returned scores of shape {scores.shape} for {len(y)} rows; a scorer's "
+                         "score_samples must return one score per row")
     if not np.isfinite(scores).all():
         raise FloatingPointError(f"{int((~np.isfinite(scores)).sum())} scores are not finite")
     return {**row, **evaluation.evaluate(y, scores), "score_seconds": score_seconds, "status": "ok"}
