@@ -7,6 +7,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 
 from drama2 import Drama
+from drama2.reducers import Reducer
 from drama2.evaluation import auc
 
 
@@ -199,21 +200,23 @@ def test_every_reducer_and_metric_finds_obvious_outliers(reducer, metric, rng):
     assert auc(y, model.decision_scores_) > 0.8
 
 
+class _FirstTwoColumnsNoInverse(Reducer):
+    """A test reducer whose codes are the first two columns and which forgot to declare it has no inverse."""
+
+    def __init__(self, n_components=2, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def _fit(self, X):
+        pass
+
+    def _transform(self, X):
+        return X[:, :2]
+
+
 def test_reducers_without_an_inverse_use_member_means(rng, monkeypatch):
-    from drama2.reducers import Reducer
-
-    class FirstTwoColumns(Reducer):
+    class FirstTwoColumns(_FirstTwoColumnsNoInverse):
         has_inverse = False
-
-        def __init__(self, n_components=2, random_state=None):
-            self.n_components = n_components
-            self.random_state = random_state
-
-        def _fit(self, X):
-            pass
-
-        def _transform(self, X):
-            return X[:, :2]
 
     use_only_reducer(monkeypatch, "first-two", FirstTwoColumns)
     X, _ = blobs(rng, outliers=0)
@@ -244,20 +247,7 @@ def test_a_plain_plugin_reducer_needs_only_fit_and_transform(rng, monkeypatch):
 
 
 def test_a_reducer_subclass_without_an_inverse_says_how_to_declare_it(rng, monkeypatch):
-    from drama2.reducers import Reducer
-
-    class NoInverse(Reducer):
-        def __init__(self, n_components=2, random_state=None):
-            self.n_components = n_components
-            self.random_state = random_state
-
-        def _fit(self, X):
-            pass
-
-        def _transform(self, X):
-            return X[:, :2]
-
-    use_only_reducer(monkeypatch, "no-inverse", NoInverse)
+    use_only_reducer(monkeypatch, "no-inverse", _FirstTwoColumnsNoInverse)
     X, _ = blobs(rng, outliers=0)
     with pytest.raises(NotImplementedError, match="set has_inverse = False"):
         Drama(reducer="no-inverse", random_state=0).fit(X)
