@@ -52,7 +52,7 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 from drama2.scorers.conventions import anomaly_scores
-from drama2.validation import check_array, check_is_fitted, check_n_features
+from drama2.validation import check_array, check_feature_names, check_is_fitted, check_n_features
 
 __all__ = ["Explanation", "explain", "explain_drama", "explain_by_replacement", "anomaly_scores",
            "plot_explanation", "EXACT_METRICS"]
@@ -290,6 +290,7 @@ def explain_drama(model, X) -> Explanation:
     from drama2.metrics import get_metric
 
     check_is_fitted(model, "prototypes_")
+    check_feature_names(model, X, name="explain")  # columns are used by position: refuse a reordered frame
     X = check_array(X, estimator="explain")
     check_n_features(X, model.n_features_in_, estimator="explain")
     Xd = model.scaler_.to_distance_space(X)
@@ -454,6 +455,7 @@ def explain_by_replacement(model, X, *, reference=None, score_fn=None) -> Explan
         ``additivity == "none"``; ``baseline`` holds the reference values.
         Costs d + 1 scoring passes over ``X``, in row batches of one call each.
     """
+    check_feature_names(model, X, name="explain")
     X = check_array(X, estimator="explain")
     n_expected = getattr(model, "n_features_in_", None)
     if n_expected is not None:

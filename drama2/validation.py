@@ -150,13 +150,19 @@ def check_feature_names(estimator: Any, X: Any, *, name: str) -> None:
     if sorted(fitted) == sorted(given):
         problem = "the same columns in another order"
     else:
-        missing = [n for n in fitted if n not in given][:5]
-        unexpected = [n for n in given if n not in fitted][:5]
-        problem = f"missing {missing}, unexpected {unexpected}"
+        missing = [n for n in fitted if n not in given]
+        unexpected = [n for n in given if n not in fitted]
+        problem = f"missing {_listed(missing)}, unexpected {_listed(unexpected)}"
     raise InvalidInputError(
         f"{name}: X's columns differ from those seen in fit ({problem}). Select the training columns in "
-        f"the training order, e.g. X[{fitted[:4]}{'...' if len(fitted) > 4 else ''}]."
+        "the training order: X[model.feature_names_in_]."
     )
+
+
+def _listed(names: list, limit: int = 5) -> str:
+    """``names`` for a message: all of them, or the first ``limit`` and how many more."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return f"[{shown}, … {len(names) - limit} more]" if len(names) > limit else f"[{shown}]"
 
 
 def check_parameters(cls, params: dict, *, component: str) -> None:

@@ -163,6 +163,20 @@ def test_wrong_feature_count_is_an_error(data):
         drama2.explain(model, data[:3], reference=data)
 
 
+@pytest.mark.parametrize("detector", ["drama", "iforest"])
+def test_a_frame_with_reordered_or_other_columns_is_refused_as_score_samples_refuses_it(data, detector):
+    columns = [f"band_{i}" for i in range(data.shape[1])]
+    frame = pd.DataFrame(data, columns=columns)
+    model = (drama2.Drama(metric="l1", random_state=0) if detector == "drama" else IForest(random_state=0)).fit(frame)
+    reference = None if detector == "drama" else data
+    with pytest.raises(drama2.InvalidInputError, match="the same columns in another order"):
+        drama2.explain(model, frame[columns[::-1]].iloc[:5], reference=reference)
+    renamed = frame.set_axis([f"x{i}" for i in range(data.shape[1])], axis=1)
+    with pytest.raises(drama2.InvalidInputError, match="missing \\['band_0', .*more\\]"):
+        drama2.explain(model, renamed.iloc[:5], reference=reference)
+    assert drama2.explain(model, frame.iloc[:5], reference=reference).feature_names == columns
+
+
 def test_figure_shows_the_top_anomalies(data, tmp_path):
     ex = drama2.explain(_fit(data, "l2"), data)
     path = plot_explanation(ex, tmp_path / "top.png", n=4)
