@@ -124,3 +124,11 @@ def test_bad_requests_name_the_problem(catalogue, tmp_path, call, message):
     _write(catalogue, tmp_path / "cat.parquet")
     with pytest.raises(InvalidInputError, match=message):
         call(tmp_path)
+
+
+def test_csv_identifiers_keep_their_leading_zeros(tmp_path):
+    path = tmp_path / "catalogue.csv"
+    path.write_text("obj_id,flux,colour\n0000041,1.0,2.0\n0000042,3.0,4.5\n0000043,1.5,2.5\n")
+    data = from_table(path, id_column="obj_id")
+    assert data.metadata["ids"].tolist() == ["0000041", "0000042", "0000043"]
+    assert data.X.shape == (3, 2)

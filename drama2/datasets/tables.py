@@ -39,7 +39,7 @@ def table_format(path: Path) -> str:
     return fmt
 
 
-def read_table(path, columns=None, *, hdu=1):
+def read_table(path, columns=None, *, hdu=1, text_columns=()):
     """Read a table file into a pandas DataFrame.
 
     Parameters
@@ -50,6 +50,9 @@ def read_table(path, columns=None, *, hdu=1):
         Read only these columns (where the format allows it).
     hdu : int or str
         FITS extension holding the table.
+    text_columns : sequence of str
+        Columns a CSV or TSV file gives as text, never parsed as numbers (identifiers such as ``"0000041"``
+        keep their leading zeros).
 
     Returns
     -------
@@ -62,7 +65,8 @@ def read_table(path, columns=None, *, hdu=1):
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file.")
     if fmt in ("csv", "tsv"):
-        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", usecols=columns)
+        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", usecols=columns,
+                           dtype={name: str for name in text_columns} or None)
     if fmt == "parquet":
         return pd.read_parquet(path, columns=columns)
     if fmt == "fits":
@@ -152,7 +156,7 @@ def from_table(path, columns=None, label=None, *, id_column=None, class_column=N
     special = [c for c in (label, id_column, class_column) if c is not None]
     wanted = None if columns is None or fmt in ("fits", "npz") else list(dict.fromkeys([*columns, *special]))
     try:
-        frame = read_table(path, wanted, hdu=hdu)
+        frame = read_table(path, wanted, hdu=hdu, text_columns=[id_column] if id_column else ())
     except (ValueError, KeyError):  # a named column is absent: read everything so the error can list them
         frame = read_table(path, None, hdu=hdu)
     if label is None and fmt == "npz" and "y" in frame.columns:  # the X/y convention of ODDS-style npz files
