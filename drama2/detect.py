@@ -422,6 +422,12 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
                         fitted=fitted, n_fit_rows=n_fit, explanation=method, figure=figure_path, seconds=seconds)
 
 
+def _looks_like_identifier(name: str) -> bool:
+    """Whether a column name reads as an object identifier: ``id``, ``objid``, ``source_id``, ``ObjectID`` ..."""
+    lowered = str(name).lower()
+    return lowered in ("id", "objid", "oid", "uid") or lowered.endswith(("_id", "objectid", "sourceid"))
+
+
 def _features(source, columns, id_column, model, exclude=()) -> list[str]:
     """The feature columns, checked against the table and the model."""
     known = getattr(model, "feature_names_in_", None) if model is not None else None
@@ -449,6 +455,11 @@ def _features(source, columns, id_column, model, exclude=()) -> list[str]:
         features = [str(c) for c in known if str(c) not in exclude]
     else:
         features = [c for c in source.columns if c != id_column and c not in exclude]
+        identifiers = [c for c in features if _looks_like_identifier(c)]
+        if identifiers:  # a catalogue's object ids (Gaia source_id ...) would be scored as a physical quantity
+            warnings.warn(f"column(s) {', '.join(identifiers)} look like identifiers but are used as features, since "
+                          "every column but --id-column and --exclude-columns is; name the id column with "
+                          "--id-column or leave such columns out with --exclude-columns.", UserWarning, stacklevel=3)
     if not features:
         raise InvalidInputError(f"{source.path}: no feature columns (the table has: {', '.join(source.columns)}).")
     duplicated = sorted({c for c in features if features.count(c) > 1})

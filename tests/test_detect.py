@@ -504,3 +504,15 @@ def test_tagged_sample_keeps_the_smallest_tags_whatever_the_chunks():
         for a in range(0, 1000, chunk):
             sample.add(tags[a:a + chunk], values[a:a + chunk])
         assert set(sample.columns[0].tolist()) == expected
+
+
+def test_gaia_sized_integer_ids_read_and_warn_when_left_among_the_features(catalogue, tmp_path):
+    frame = catalogue.drop(columns=["objid", "kind"])
+    frame.insert(0, "source_id", (10 ** 17 + np.arange(len(frame)) * 7919).astype(np.int64))  # beyond 2**53
+    path = tmp_path / "gaia.parquet"
+    frame.to_parquet(path)
+    with pytest.warns(UserWarning, match="source_id look like identifiers but are used as features"):
+        detect(path, tmp_path / "all.csv", detector=DRAMA, explain=False)
+    result = detect(path, tmp_path / "ids.csv", id_column="source_id", detector=DRAMA, explain=False)
+    ranked = pd.read_csv(result.out)
+    assert ranked["source_id"].iloc[0] == 10 ** 17 + PLANTED * 7919  # exact, not rounded through float64

@@ -206,7 +206,8 @@ class TableStream:
                                                  use_threads=False):
                 X = np.empty((batch.num_rows, len(features)), dtype=np.float64)
                 for j, name in enumerate(features):
-                    X[:, j] = batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+                    # safe=False: integers beyond 2**53 round to the nearest float64, as CSV input does
+                    X[:, j] = batch.column(name).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
                 ids = batch.column(id_column) if id_column is not None else None
                 yield Chunk(start, X, ids)
                 start += batch.num_rows
