@@ -219,8 +219,8 @@ def explain(model, X, *, top: int = 5, reference=None, feature_names=None) -> Ex
         For the fallback: the training data (its per-feature medians are
         used) or a 1-D array of one reference value per feature. Ignored for
         DRAMA models, which compare with their prototypes. Without it, a
-        non-DRAMA model must carry ``reference_medians_`` (``drama2 detect``
-        sets it) or an error says what to pass.
+        non-DRAMA model must carry ``reference_medians_`` (every drama2
+        detector keeps it from ``fit``) or an error says what to pass.
     feature_names : list of str, optional
         Names of the columns; default the DataFrame's columns, then the
         model's ``feature_names_in_``, then ``x0, x1, ...``.

@@ -88,6 +88,17 @@ def rows_digest(X: np.ndarray, n_rows: int = 1024) -> str:
     return digest.hexdigest()
 
 
+def reference_medians(X: np.ndarray, max_rows: int = 100_000) -> np.ndarray:
+    """Per-feature medians of training rows: exact up to ``max_rows`` rows, else of that many evenly spaced ones.
+
+    Detectors keep them from ``fit`` as ``reference_medians_``, the values that replacement explanations put
+    in place of a feature, so a saved model can be explained without its training data.
+    """
+    if X.shape[0] > max_rows:
+        X = X[np.linspace(0, X.shape[0] - 1, max_rows).astype(np.int64)]
+    return np.median(X, axis=0)
+
+
 def check_n_features(X: np.ndarray, expected: int, *, estimator: str) -> None:
     """Raise when scoring data has a different number of features than the training data."""
     if X.shape[1] != expected:

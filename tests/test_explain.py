@@ -108,9 +108,11 @@ def test_plugin_metrics_fall_back_on_replacement_by_the_prototype(data):
 
 
 def test_fallback_explains_iforest_with_reference_medians(data):
+    from sklearn.ensemble import IsolationForest
+
     model = IForest(random_state=0).fit(data)
-    with pytest.raises(drama2.InvalidInputError, match="reference"):
-        drama2.explain(model, data[:5])
+    with pytest.raises(drama2.InvalidInputError, match="reference"):  # a model that keeps no medians of its own
+        drama2.explain(IsolationForest(random_state=0).fit(data), data[:5])
     ex = drama2.explain(model, data[:20], reference=data)
     assert ex.method == "replacement" and ex.additivity == "none"
     assert ex.top_features(1)[0][PLANTED_ROW, 0] == PLANTED_FEATURE
@@ -182,3 +184,12 @@ def test_figure_shows_the_top_anomalies(data, tmp_path):
     path = plot_explanation(ex, tmp_path / "top.png", n=4)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["top.png"]
+
+
+def test_a_saved_detector_fitted_in_python_explains_without_its_training_data(data, tmp_path):
+    model = IForest(random_state=0).fit(data)
+    np.testing.assert_array_equal(model.reference_medians_, np.median(data, axis=0))
+    drama2.save(model, tmp_path / "forest.drama2")
+    loaded = drama2.load(tmp_path / "forest.drama2")
+    by_medians = drama2.explain(loaded, data[:5])
+    np.testing.assert_allclose(by_medians.contributions, drama2.explain(model, data[:5], reference=data).contributions)

@@ -17,8 +17,8 @@ from sklearn.base import BaseEstimator
 from drama2.device import check_random_state, seed_from
 from drama2.errors import InvalidInputError
 from drama2.persistence import Saveable
-from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features, rows_digest,
-                               set_feature_names)
+from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features, reference_medians,
+                               rows_digest, set_feature_names)
 
 __all__ = ["BaseDetector", "check_contamination", "contamination_threshold"]
 
@@ -93,6 +93,9 @@ class BaseDetector(Saveable, BaseEstimator):
         0/1 flags of the training data.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    reference_medians_ : ndarray of shape (n_features,)
+        Per-feature medians of the training data (of 100,000 evenly spaced rows when there are more), the
+        values :func:`drama2.explain` puts in place of a feature; saved with the model.
     """
 
     # -- to implement ------------------------------------------------------------------
@@ -155,6 +158,7 @@ class BaseDetector(Saveable, BaseEstimator):
         set_feature_names(work, data)
         work.decision_scores_ = scores
         work._fit_rows_digest = rows_digest(X)  # lets an active session check that it was given these rows
+        work.reference_medians_ = reference_medians(X)  # what explanations replace a feature with
         work.threshold_ = contamination_threshold(scores, contamination)
         work.labels_ = (scores > work.threshold_).astype(np.int64)
         self.__dict__.clear()  # the work copy holds every attribute; this also drops forgotten ones
