@@ -334,6 +334,9 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
     from drama2.datasets.stream import TableStream
 
     seconds = {}
+    if not isinstance(input, (str, os.PathLike)):
+        raise InvalidInputError(f"detect reads a table file (a path), got {type(input).__name__}; for data already "
+                                "in memory, fit a detector yourself: drama2.detect.make_detector(spec).fit(X).")
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_FORMATS:
         raise InvalidInputError(f"{out}: the ranked list is written as CSV or Parquet; give a file ending in "
@@ -351,6 +354,10 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
                                 "first.")
     if top is not None and int(top) < 1:
         raise InvalidInputError(f"top must be a positive number of rows, got {top}.")
+    if int(top_features) < 1:
+        raise InvalidInputError(f"top_features must be at least 1, got {top_features}.")
+    if explain_rows is not None and int(explain_rows) < 0:
+        raise InvalidInputError(f"explain_rows must be 0 or more, got {explain_rows}.")
     if int(fit_rows) < 2:
         raise InvalidInputError(f"fit_rows must be at least 2, got {fit_rows}.")
     if model is not None and detector is not None:
@@ -409,8 +416,11 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
             if explain_rows is not None and int(explain_rows) >= ranking.n_out:
                 explain_rows = None  # every output row: no threshold to look up
             begin = time.perf_counter()
+            if explain_rows is not None and int(explain_rows) == 0:
+                explain = False  # no row to explain: no empty explanation columns either
+            n_named = min(int(top_features), len(features))  # never more feature columns than features
             written, method, figure_path = _write(source, out, features, id_column, model, spool, ranking,
-                                                  explain, explain_rows, int(top_features), chunk_rows,
+                                                  explain, explain_rows, n_named, chunk_rows,
                                                   figure, scratch, bars)
             seconds["write"] = time.perf_counter() - begin
     finally:

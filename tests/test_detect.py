@@ -516,3 +516,13 @@ def test_gaia_sized_integer_ids_read_and_warn_when_left_among_the_features(catal
     result = detect(path, tmp_path / "ids.csv", id_column="source_id", detector=DRAMA, explain=False)
     ranked = pd.read_csv(result.out)
     assert ranked["source_id"].iloc[0] == 10 ** 17 + PLANTED * 7919  # exact, not rounded through float64
+
+
+def test_explanation_columns_never_outnumber_the_features_or_the_explained_rows(files, tmp_path, catalogue):
+    wide = pd.read_csv(_run(files["csv"], tmp_path / "wide.csv", top_features=20).out)
+    assert [c for c in wide.columns if c.startswith("top_feature_")] == \
+        [f"top_feature_{i}" for i in range(1, len(FEATURES) + 1)]
+    none = pd.read_csv(_run(files["csv"], tmp_path / "none.csv", explain_rows=0).out)
+    assert list(none.columns) == ["objid", "score", "rank", "prototype"]
+    with pytest.raises(drama2.InvalidInputError, match="detect reads a table file"):
+        detect(catalogue, tmp_path / "frame.csv")
