@@ -363,3 +363,15 @@ def test_a_scorer_with_the_wrong_number_of_scores_fails_its_job_with_its_name(tm
     row = run_bench(config, progress=False, report=False).results.iloc[0]
     assert row["status"] == "failed"
     assert "three-scores returned scores of shape (3,) for" in row["error"]
+
+
+def test_a_list_valued_reducer_parameter_reaches_the_reducer(tmp_path):
+    from drama2.bench.config import parse_reducer
+
+    config = BenchConfig(datasets=["synthetic-local-100"], reducers=["ae[hidden_sizes=[[16, 4]], max_epochs=2]",
+                                                                    "ae[max_epochs=[2, 3]]"],
+                         metrics=["l2"], scorers=[], out=str(tmp_path / "run"))
+    assert [dict(parse_reducer(r).params) for r in config.reducers] == [
+        {"hidden_sizes": [16, 4], "max_epochs": 2}, {"max_epochs": 2}, {"max_epochs": 3}]
+    results = run_bench(config, progress=False, report=False).results
+    assert (results["status"] == "ok").all(), results[["pipeline", "error"]]

@@ -93,6 +93,16 @@ def parse_reducer(text: str) -> ScorerSpec:
     return parse_scorer(text)[0]
 
 
+def _reducer_text(spec: ScorerSpec) -> str:
+    """A reducer with its sweeps expanded, written so that :func:`parse_reducer` reads back the same values.
+
+    A list value (``hidden_sizes=[16, 4]``) is written in brackets again, ``[[16, 4]]``: alone it would read
+    as a sweep over 16 and 4.
+    """
+    return scorer_label(spec.name, tuple((k, [list(v)] if isinstance(v, (list, tuple)) else v)
+                                         for k, v in spec.params))
+
+
 def _unique(values: list) -> list:
     return list(dict.fromkeys(values))
 
@@ -165,7 +175,8 @@ class BenchConfig:
         # A name listed twice would run (and count) the same jobs twice: keep the first of each.
         self.datasets = _unique(parse_list(self.datasets))
         # A reducer may carry its own parameters, ``ae[max_epochs=20]``; a list value sweeps, as for scorers.
-        self.reducers = _unique([spec.label for text in parse_list(self.reducers) for spec in parse_scorer(text)])
+        self.reducers = _unique([_reducer_text(spec) for text in parse_list(self.reducers)
+                                 for spec in parse_scorer(text)])
         self.metrics = _unique(parse_list(self.metrics))
         self.scorers = _unique(parse_list(self.scorers))
         self.split_levels = _unique(parse_list(self.split_levels, cast=int))
