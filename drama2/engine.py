@@ -23,13 +23,19 @@ from drama2.persistence import Saveable
 from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
 from drama2.scorers.base import check_contamination, contamination_threshold
-from drama2.validation import (accepts_parameter, check_array, check_feature_names, check_is_fitted,
-                               check_n_features, check_parameters, rows_digest, set_feature_names)
+from drama2.validation import (accepts_parameter, check_array, check_component_params, check_feature_names,
+                               check_is_fitted, check_n_features, check_parameters, rows_digest, set_feature_names)
 
 __all__ = ["Drama", "Leaf"]
 
 #: How a group of rows becomes a prototype (see ``Drama``'s ``prototype`` parameter).
 PROTOTYPE_RULES = ("decode", "reconstruction", "mean")
+
+# Parameters Drama passes to its reducer and clusterer itself, with what to do instead of setting them.
+_REDUCER_SET_BY_DRAMA = {"n_components": "set Drama(n_components=...) instead",
+                         "random_state": "set Drama(random_state=...) instead"}
+_CLUSTERER_SET_BY_DRAMA = {"n_clusters": "leave it out (every split makes two groups)",
+                           "random_state": "set Drama(random_state=...) instead"}
 
 
 @dataclass
@@ -188,10 +194,11 @@ class Drama(Saveable, BaseEstimator):
         from drama2.metrics import LeafStats, get_metric
 
         get_metric(self.metric)  # fail on an unknown metric before any work
-        _check_component_params(reducer_cls, self.reducer_params, "reducer_params", f"reducer {self.reducer!r}",
-                                set_by_drama=("n_components", "random_state"))
-        _check_component_params(clusterer_cls, self.clusterer_params, "clusterer_params",
-                                f"clusterer {self.clusterer!r}", set_by_drama=("n_clusters", "random_state"))
+        check_component_params(reducer_cls, self.reducer_params, "reducer_params", f"reducer {self.reducer!r}",
+                               owner="Drama", set_by_owner=_REDUCER_SET_BY_DRAMA)
+        check_component_params(clusterer_cls, self.clusterer_params, "clusterer_params",
+                               f"clusterer {self.clusterer!r}", owner="Drama",
+                               set_by_owner=_CLUSTERER_SET_BY_DRAMA)
         data = X
         X = check_array(X, estimator="Drama")
         m = self.min_leaf_size
@@ -328,22 +335,6 @@ class Drama(Saveable, BaseEstimator):
         """Index into ``leaves_`` of each sample's nearest prototype."""
         Xd, _ = self._prepare(X)
         return _nearest(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_, self.device_)[1]
-
-
-def _check_component_params(cls, params, name: str, component: str, set_by_drama: tuple) -> None:
-    """Refuse a parameter dict that is not a dict, names an unknown keyword, or sets what Drama passes itself."""
-    if params is None:
-        return
-    if not isinstance(params, dict):
-        raise InvalidInputError(f"{name} must be a dict of keyword arguments, got {type(params).__name__}.")
-    taken = [key for key in params if key in set_by_drama]
-    if taken:
-        advice = {"n_components": "set Drama(n_components=...) instead",
-                  "random_state": "set Drama(random_state=...) instead",
-                  "n_clusters": "leave it out (every split makes two groups)"}
-        raise InvalidInputError(f"{name} sets {', '.join(map(repr, taken))}, which Drama passes to the {component} "
-                                f"itself: {'; '.join(advice[key] for key in taken)}.")
-    check_parameters(cls, params, component=component)
 
 
 def _with_device(reducer_cls, params, device) -> dict:

@@ -557,6 +557,10 @@ class _Encoder:
 
     def _instance(self, value, where: str):
         cls = type(value)
+        refusal = getattr(cls, "_save_refusal", None)  # a drama2 class that knows it cannot be saved says why
+        if refusal:
+            what = cls.__name__ if where == cls.__name__ else f"{where} (a {cls.__name__})"
+            raise InvalidInputError(f"cannot save this model: {what} cannot be saved: {refusal}")
         if not hasattr(value, "__dict__"):
             raise _unsupported_error(where, f"a {_dotted(cls)} object")
         self._check_class(cls, where)

@@ -190,6 +190,36 @@ def check_parameters(cls, params: dict, *, component: str) -> None:
     refuse_unknown(params, known, component=component)
 
 
+def check_component_params(cls, params, name: str, component: str, *, owner: str, set_by_owner: dict) -> None:
+    """Refuse a component's parameter dict that is not a dict, names a keyword ``cls`` does not take, or sets
+    one its owner passes itself.
+
+    Parameters
+    ----------
+    cls : type
+        The component's class.
+    params : dict or None
+        The keyword arguments the user gave for it (None for none).
+    name : str
+        The owner's parameter holding ``params``, e.g. ``"reducer_params"``.
+    component : str
+        The component as messages name it, e.g. ``"reducer 'ae'"``.
+    owner : str
+        The estimator that builds the component, e.g. ``"Drama"``.
+    set_by_owner : dict
+        Keyword the owner passes itself -> what to do instead of setting it.
+    """
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise InvalidInputError(f"{name} must be a dict of keyword arguments, got {type(params).__name__}.")
+    taken = [key for key in params if key in set_by_owner]
+    if taken:
+        raise InvalidInputError(f"{name} sets {', '.join(map(repr, taken))}, which {owner} passes to the {component} "
+                                f"itself: {'; '.join(set_by_owner[key] for key in taken)}.")
+    check_parameters(cls, params, component=component)
+
+
 def refuse_unknown(given, known, *, component: str, noun: str = "parameter") -> None:
     """Raise a clear error naming each of ``given`` not in ``known``, with the closest known name as a hint."""
     import difflib

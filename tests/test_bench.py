@@ -100,6 +100,16 @@ def test_unknown_names_fail_before_anything_runs(tmp_path):
     assert not (tmp_path / "run" / "jobs").exists()
 
 
+def test_the_drama_blocks_reducer_params_are_checked_against_every_reducer(tmp_path):
+    # They reach every reducer of the grid: a neural-only parameter would fail every PCA job one by one.
+    with pytest.raises(InvalidInputError, match="reducer 'pca' takes no parameter 'max_epochs'.*reducers list"):
+        run_bench(_config(tmp_path, reducers=["ae", "pca"], drama={"reducer_params": {"max_epochs": 2}}),
+                  progress=False)
+    with pytest.raises(InvalidInputError, match="'n_components', which Drama passes"):
+        run_bench(_config(tmp_path, reducers=["pca[n_components=3]"]), progress=False)
+    assert not (tmp_path / "run" / "jobs").exists()
+
+
 def test_a_name_listed_twice_runs_once(tmp_path):
     config = _config(tmp_path, datasets=["synthetic-newclass-100", "synthetic-newclass-100"],
                      reducers=["pca", "pca"], metrics=["l2", "l2"], scorers=[], seeds=[0, 0])

@@ -1,5 +1,7 @@
 """Neural reducers (ae, vae, conv1d/conv2d ae/vae): training, determinism, shapes, DRAMA integration, errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -140,6 +142,14 @@ def test_conv2d_recognises_square_flat_rows(rng):
         Conv2dAutoEncoder(max_epochs=1).fit(rng.normal(size=(60, 63)))
 
 
+def test_image_shape_must_agree_with_shaped_samples(rng):
+    imgs = images(rng)
+    assert Conv2dAutoEncoder(image_shape=(9, 7), **FAST).fit(imgs).sample_shape_ == (1, 9, 7)
+    # image_shape is for flat rows; silently ignoring a different one would hide a mix-up of inputs.
+    with pytest.raises(InvalidInputError, match=r"image_shape=\(7, 9\) but the samples have shape \(9, 7\)"):
+        Conv2dAutoEncoder(image_shape=(7, 9), **FAST).fit(imgs)
+
+
 @pytest.mark.parametrize("name", NEURAL_NAMES + ["umap"])
 def test_through_drama(name, rng):
     X = np.r_[rng.normal(0, 1, (150, 16)), rng.normal(0, 1, (150, 16)) + 3, rng.normal(0, 1, (6, 16)) + 12]
@@ -201,6 +211,19 @@ def test_too_few_rows_for_a_validation_split(rng):
     with pytest.raises(InvalidInputError, match="validation_fraction=0"):
         AutoEncoder(n_components=1).fit(rng.normal(size=(2, 3)))
     AutoEncoder(n_components=1, validation_fraction=0, max_epochs=2).fit(rng.normal(size=(2, 3)))
+
+
+def test_a_run_that_blows_up_without_nan_warns(rng):
+    X = rng.normal(size=(300, 6))
+    # A learning rate far too high blows the loss up without making it NaN: the model is no better than random.
+    with pytest.warns(RuntimeWarning, match="training blew up") as caught:
+        model = AutoEncoder(learning_rate=1.0, max_epochs=5, random_state=0).fit(X)
+    assert min(model.history_["val_loss"]) > 2 * model.initial_loss_
+    assert "learning_rate (now 1.0)" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = AutoEncoder(max_epochs=5, random_state=0).fit(X)
+    assert min(model.history_["val_loss"]) < model.initial_loss_
 
 
 @pytest.mark.parametrize("cls", DENSE)

@@ -49,7 +49,11 @@ def test_conv_model_on_signals(rng):
     assert auc(y, detector.decision_scores_) > 0.95
 
 
-@pytest.mark.parametrize("params,match", [({"model": "pca"}, "model must be"), ({"model_params": [1]}, "dict")])
+@pytest.mark.parametrize("params,match", [
+    ({"model": "pca"}, "model must be"), ({"model_params": [1]}, "dict"),
+    ({"model_params": {"max_epoch": 3}}, r"no parameter 'max_epoch' \(did you mean 'max_epochs'\?\)"),
+    ({"model_params": {"n_components": 3}}, r"set AERecon\(n_components=\.\.\.\) instead"),
+])
 def test_bad_parameters(params, match, rng):
     with pytest.raises(InvalidInputError, match=match):
         AERecon(**params).fit(rng.normal(size=(30, 4)))
@@ -82,3 +86,15 @@ def test_ae_recon_trains_without_the_latent_prior_unless_asked(rng):
     asked = AERecon(model="conv1d-ae", model_params={**fast, "prior_weight": 0.5}, random_state=0).fit(X)
     assert asked.model_.prior_weight == 0.5
     assert not hasattr(AERecon(model="vae", model_params=fast, random_state=0).fit(X).model_, "prior_weight")
+
+
+@pytest.mark.parametrize("model,shape", [("conv2d-ae", (3, 8, 8)), ("conv2d-vae", (8, 8)), ("conv1d-ae", (2, 16))])
+def test_convolutional_models_score_shaped_samples(model, shape, rng):
+    X = rng.normal(size=(120, *shape))
+    detector = AERecon(model=model, model_params={"max_epochs": 2}, random_state=0).fit(X)
+    assert detector.sample_shape_ == shape and detector.model_.input_shape_ == shape
+    # Shaped and flat rows are the same samples, so they get the same scores as the training scores.
+    assert np.allclose(detector.score_samples(X), detector.decision_scores_)
+    assert np.allclose(detector.score_samples(X.reshape(len(X), -1)), detector.decision_scores_)
+    with pytest.raises(InvalidInputError, match="fitted on samples of shape"):
+        detector.score_samples(X[:, :1] if len(shape) == 3 else X[..., :4])

@@ -53,15 +53,31 @@ def check_names(config: BenchConfig) -> None:
     """Fail before running anything when a name, or a parameter of a scorer or of DRAMA, is unknown."""
     from drama2.engine import Drama
     from drama2.registry import get_registry
-    from drama2.validation import check_parameters
+    from drama2.validation import check_component_params, check_parameters
 
     registry = get_registry()
     for kind, names in (("datasets", config.datasets), ("metrics", config.metrics)):
         for name in names:
             registry.get(kind, name)
+    shared = config.drama.get("reducer_params") if config.drama else None
+    if shared is not None and not isinstance(shared, dict):
+        raise InvalidInputError(f"drama: reducer_params must be a mapping of keyword arguments, got {shared!r}.")
     for text in config.reducers if config.metrics else []:
         spec = parse_reducer(text)
-        check_parameters(registry.load("reducers", spec.name), dict(spec.params), component=f"reducer {spec.name!r}")
+        reducer_cls = registry.load("reducers", spec.name)
+        check_parameters(reducer_cls, dict(spec.params), component=f"reducer {spec.name!r}")
+        # The drama block's reducer_params go to every reducer of the grid, so each must take them.
+        try:
+            check_component_params(reducer_cls, {**dict(shared or {}), **dict(spec.params)},
+                                   "drama: reducer_params", f"reducer {spec.name!r}", owner="Drama",
+                                   set_by_owner={"n_components": "set drama: n_components instead",
+                                                 "random_state": "use seeds"})
+        except InvalidInputError as exc:
+            if not shared:
+                raise
+            raise InvalidInputError(f"{exc} The drama block's reducer_params reach every reducer of the grid; to "
+                                    "give a parameter to one reducer, write it in the reducers list, as in "
+                                    "ae[max_epochs=20].") from None
     for spec in config.scorer_specs:
         # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
         check_parameters(registry.load("scorers", spec.name), dict(spec.params), component=f"scorer {spec.name!r}")

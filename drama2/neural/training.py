@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -56,6 +57,10 @@ TRAINING_PARAMS_DOC = """\
         int makes training repeatable on a given device."""
 
 
+#: A best loss this many times the untrained network's means training blew up (short runs that merely have
+#: not improved yet stay well below it); such a fit warns.
+BLOW_UP_FACTOR = 2.0
+
 #: Standard deviations below this mark a constant column, which is scaled by 1 instead of blown up.
 MIN_SCALE = 1e-12
 
@@ -91,11 +96,18 @@ class NeuralEstimator:
 
     After :meth:`_train` the estimator has ``network_`` (in eval mode),
     ``device_``, ``history_`` (``train_loss`` and ``val_loss`` per epoch),
+    ``initial_loss_`` (the monitored loss before the first epoch when
+    ``warns_on_blow_up``, else None),
     ``n_epochs_``, ``best_epoch_``, ``stop_reason_``, ``validation_rows_``
     (indices of the rows held out for early stopping) and
     ``cuda_graph_steps_`` (training steps replayed from a CUDA graph; 0 on
     the CPU, with ``$DRAMA2_CUDA_GRAPHS=0`` or after a failed capture).
     """
+
+    #: Whether the untrained network's loss is a yardstick for this model (an autoencoder's is: a trained one
+    #: reconstructs better than a random one); when True, a fit whose best loss is above BLOW_UP_FACTOR times
+    #: it warns. Deep SVDD's is not: its loss starts near zero by construction.
+    warns_on_blow_up = False
 
     # -- template methods ---------------------------------------------------------------
     def _build_network(self, sample_shape: tuple):
@@ -202,6 +214,12 @@ class NeuralEstimator:
         batch = min(256, max(16, n_train // 32)) if self.batch_size == "auto" else int(self.batch_size)
         step = (CudaGraphStep(self, network, optimizer, noise, batch) if device.type == "cuda" and cuda_graphs_enabled()
                 else EagerStep(self, network, optimizer, noise))
+        # The monitored loss of the network as it starts, the yardstick of a blow-up.
+        initial_loss = None
+        if self.warns_on_blow_up:
+            val_noise.manual_seed(seed + 2)
+            initial_loss = (self._mean_loss(network, val, val_noise, val_targets) if val is not None
+                            else self._mean_loss(network, train, val_noise, train_targets))
         for epoch in range(1, int(self.max_epochs) + 1):
             network.train()
             shuffled = self._epoch_order(n_train, None if train_targets is None else train_targets.cpu(),
@@ -236,11 +254,18 @@ class NeuralEstimator:
                 stop_reason = "time_budget"
                 break
         network.load_state_dict(best_state)
+        if initial_loss is not None and math.isfinite(initial_loss) and best_loss > BLOW_UP_FACTOR * initial_loss > 0:
+            warnings.warn(
+                f"{type(self).__name__}: the best {'validation' if val is not None else 'training'} loss "
+                f"({best_loss:.4g}, epoch {best_epoch}) is more than {BLOW_UP_FACTOR:g}x that of the untrained "
+                f"network ({initial_loss:.4g}): training blew up, and the model is worse than its random start. "
+                f"Lower learning_rate (now {self.learning_rate}) or look at history_.", RuntimeWarning, stacklevel=3)
         optimizer.zero_grad(set_to_none=True)  # the last gradients are of no further use; free them
         network.eval()
         self.network_ = network
         self.device_ = str(device)
         self.history_ = history
+        self.initial_loss_ = initial_loss
         self.n_epochs_ = epoch
         self.best_epoch_ = best_epoch
         self.stop_reason_ = stop_reason

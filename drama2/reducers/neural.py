@@ -70,6 +70,7 @@ class _NeuralReducer(NeuralEstimator, Reducer):
     """Standardise, train, and encode / decode in chunks; subclasses build the network."""
 
     variational = False
+    warns_on_blow_up = True
 
     def _check_model_params(self, n_features: int) -> None:
         name = "beta" if self.variational else "prior_weight"
@@ -277,6 +278,14 @@ VariationalAutoEncoder.__doc__ = (
 
 
 # ------------------------------------------------------------------------- convolutional models
+def _as_shape(value) -> tuple:
+    """``value`` as a tuple of ints, or () when it is not a sequence of integers."""
+    try:
+        return tuple(int(s) for s in value)
+    except (TypeError, ValueError):
+        return ()
+
+
 class _ConvReducer(_NeuralReducer):
     """Shaped input handling for the convolutional reducers; ``spatial_dims`` is 1 or 2."""
 
@@ -285,10 +294,15 @@ class _ConvReducer(_NeuralReducer):
     def _sample_shape(self, arr: np.ndarray) -> tuple:
         """(channels, *spatial) of the network for input ``arr``; also checks the input's rank."""
         name, dims = type(self).__name__, self.spatial_dims
-        if arr.ndim == dims + 2:
-            return tuple(arr.shape[1:])
-        if arr.ndim == dims + 1 and dims == 2:
-            return (1, *arr.shape[1:])
+        if arr.ndim in (dims + 1, dims + 2) and arr.ndim > 2:
+            shape = tuple(arr.shape[1:]) if arr.ndim == dims + 2 else (1, *arr.shape[1:])
+            given = getattr(self, "image_shape", None)
+            if given is not None and _as_shape(given) != shape[1:]:
+                # image_shape is for flat rows; on shaped samples a different value is a mistake, not a request.
+                raise InvalidInputError(f"{name}: image_shape={given!r} but the samples have shape "
+                                        f"{tuple(arr.shape[1:])}; drop image_shape (shaped samples carry their own) "
+                                        "or pass flat (n, H * W) rows.")
+            return shape
         if arr.ndim == 2:
             if dims == 1:
                 return (1, arr.shape[1])
@@ -300,10 +314,7 @@ class _ConvReducer(_NeuralReducer):
     def _image_shape(self, n_features: int) -> tuple:
         name = type(self).__name__
         if self.image_shape is not None:
-            try:
-                shape = tuple(int(s) for s in self.image_shape)
-            except (TypeError, ValueError):
-                shape = ()
+            shape = _as_shape(self.image_shape)
             if len(shape) != 2 or min(shape) < 1:
                 raise InvalidInputError(f"{name}: image_shape must be (H, W), got {self.image_shape!r}.")
             if shape[0] * shape[1] != n_features:

@@ -37,6 +37,10 @@ class UMAPReducer(Reducer):
     """
 
     has_inverse = False
+    # umap-learn's fitted model holds numba-compiled functions, which the pickle-free model file cannot hold.
+    _save_refusal = ("umap-learn keeps numba-compiled functions in its fitted model, and drama2's model file holds "
+                     "no code. A fitted Drama(reducer='umap') can be saved (it keeps prototypes, not reducers); "
+                     "a UMAPReducer on its own must be fitted again from the data.")
 
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, metric="euclidean", random_state=None):
         self.n_components = n_components

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 from drama2.errors import InvalidInputError
 from drama2.scorers.base import BaseDetector
+from drama2.validation import check_component_params
 
 __all__ = ["AERecon"]
 
 _MODELS = ("ae", "vae", "conv1d-ae", "conv1d-vae", "conv2d-ae", "conv2d-vae")
+# What AERecon passes to its model itself, with what to do instead of putting it in model_params.
+_SET_BY_AERECON = {"n_components": "set AERecon(n_components=...) instead",
+                   "device": "set AERecon(device=...) instead",
+                   "random_state": "set AERecon(random_state=...) instead"}
 
 
 class AERecon(BaseDetector):
@@ -28,7 +35,8 @@ class AERecon(BaseDetector):
     n_components : int or "auto", default "auto"
         Latent size; "auto" is ``max(2, min(16, n_features // 4))``.
     model_params : dict, optional
-        Any other parameter of the model (hidden_sizes, max_epochs, ...). The
+        Any other parameter of the model (hidden_sizes, max_epochs, ...); an
+        unknown name is an error that lists the model's parameters. The
         autoencoders' ``prior_weight`` is 0 here unless given: that penalty
         shapes the latent space for DRAMA's clusters, which a reconstruction
         error does not use.
@@ -43,6 +51,10 @@ class AERecon(BaseDetector):
     ----------
     model_ : drama2 neural reducer
         The trained model.
+    sample_shape_ : tuple or None
+        Shape of one sample when the convolutional models were fitted on
+        shaped samples ((n, H, W), (n, C, H, W) or (n, C, length)), else None.
+        Shaped samples are scored as given or as flat rows.
     decision_scores_, threshold_, labels_, n_features_in_
         See :class:`~drama2.scorers.base.BaseDetector`.
     """
@@ -56,11 +68,59 @@ class AERecon(BaseDetector):
         self.device = device
         self.random_state = random_state
 
-    def _check_params(self, X):
+    def _model_class(self):
+        from drama2.registry import get_registry
+
         if self.model not in _MODELS:
             raise InvalidInputError(f"AERecon: model must be one of {list(_MODELS)}, got {self.model!r}.")
-        if self.model_params is not None and not isinstance(self.model_params, dict):
-            raise InvalidInputError(f"AERecon: model_params must be a dict, got {type(self.model_params).__name__}.")
+        return get_registry().load("reducers", self.model)
+
+    def _check_params(self, X):
+        check_component_params(self._model_class(), self.model_params, "AERecon: model_params",
+                               f"model {self.model!r}", owner="AERecon", set_by_owner=_SET_BY_AERECON)
+
+    # Convolutional models take shaped samples; BaseDetector validates rows, so shaped input travels flat
+    # and is given its shape back on the way into the model.
+    def _shape_of(self, X):
+        """(flat rows, sample shape) of ``X``: its shape when a convolutional model gets shaped samples."""
+        if not self.model.startswith("conv") or hasattr(X, "columns"):
+            return X, None
+        if hasattr(X, "detach") and hasattr(X, "cpu"):
+            X = X.detach().cpu().numpy()
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            return X, None  # check_array names the problem
+        if arr.ndim <= 2:
+            return X, None
+        return arr.reshape(arr.shape[0], -1), tuple(arr.shape[1:])
+
+    def fit(self, X, y=None):
+        rows, shape = self._shape_of(X)
+        had, previous = "sample_shape_" in self.__dict__, self.__dict__.get("sample_shape_")
+        self.sample_shape_ = shape  # read by _fit on BaseDetector's working copy
+        try:
+            return super().fit(rows, y)
+        except BaseException:
+            if had:
+                self.sample_shape_ = previous
+            else:
+                del self.sample_shape_
+            raise
+
+    fit.__doc__ = BaseDetector.fit.__doc__
+
+    def _scores(self, X):
+        rows, shape = self._shape_of(X)
+        fitted = getattr(self, "sample_shape_", None)
+        if shape is not None and fitted is not None and shape != fitted:
+            raise InvalidInputError(f"AERecon: samples of shape {shape} given to a model fitted on samples of shape "
+                                    f"{fitted}.")
+        return super()._scores(rows)
+
+    def _as_samples(self, X):
+        shape = getattr(self, "sample_shape_", None)
+        return X if shape is None else X.reshape(X.shape[0], *shape)
 
     def _latent_size(self, n_features: int):
         if isinstance(self.n_components, str) and self.n_components == "auto":
@@ -68,15 +128,14 @@ class AERecon(BaseDetector):
         return self.n_components
 
     def _fit(self, X, rng_seed):
-        from drama2.registry import get_registry
-
-        model_cls = get_registry().load("reducers", self.model)
+        model_cls = self._model_class()
         params = dict(self.model_params or {})
         if "prior_weight" in inspect.signature(model_cls).parameters:
             params.setdefault("prior_weight", 0.0)
         model = model_cls(n_components=self._latent_size(X.shape[1]), device=self.device, random_state=rng_seed,
                           **params)
-        self.model_ = model.fit(X)
+        self.model_ = model.fit(self._as_samples(X))
 
     def _score(self, X):
+        # Flat rows suit every model here: the networks give rows their sample shape themselves.
         return self.model_._reconstruction_error(X)
