@@ -443,7 +443,7 @@ class Ensemble(BaseDetector):
             return _weighted_median(S, w)
         return S @ w
 
-    def reweight(self, weights) -> "Ensemble":
+    def reweight(self, weights, combination=None) -> "Ensemble":
         """Use new member weights without refitting any member.
 
         ``decision_scores_``, ``threshold_`` and ``labels_`` follow the new weights.
@@ -452,13 +452,22 @@ class Ensemble(BaseDetector):
         ----------
         weights : array-like of shape (n_members,)
             Non-negative, not all zero; normalised to sum to 1.
+        combination : {"median", "mean", "max"}, optional
+            Also change the combination rule (``combination_``); by default it
+            stays. Weights learnt by active discovery's ``"aad"`` updater are
+            weights of a weighted mean: ``reweight(session.weights,
+            combination="mean")`` ranks as the session does.
 
         Returns
         -------
         self
         """
         check_is_fitted(self, "decision_scores_")
+        if combination is not None and combination not in COMBINATIONS:
+            raise InvalidInputError(f"combination must be one of {', '.join(COMBINATIONS)}, got {combination!r}.")
         self.weights_ = self._check_weights(weights, len(self.member_labels_))
+        if combination is not None:
+            self.combination_ = combination
         self.decision_scores_ = self._combined(self.train_member_scores_, self._train_proximity)
         self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)

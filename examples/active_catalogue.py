@@ -87,9 +87,10 @@ def main() -> None:
         if share > 0:  # select's extra member: closeness to the anomalies labelled so far
             print(f"closeness to the labelled anomalies carries {share:.2f} of the score; "
                   f"the member weights above share the other {1 - share:.2f}")
-        # To score new data with what AAD learnt: ensemble.reweight(session.weights).score_samples(X_new);
+        # To score new data with what AAD learnt (a weighted mean of the members):
+        # ensemble.reweight(session.weights, combination="mean").score_samples(X_new);
         # after updater='select': ensemble.select(data.X, anomalies, nominals) with the labelled row indices.
-    # A peek, not ask(): asked rows are logged as pending, and a resumed run would answer them as one batch.
+    # A peek, not ask(): asked rows are logged as pending, and a resumed run would ask about them first.
     upcoming = session.ranking()[:5]
     print("next rows to look at:", [(session.ids[i], round(float(session.scores[i]), 3)) for i in upcoming])
 

@@ -1,6 +1,7 @@
 """drama2.active: sessions, label log and resume, updaters, strategies, oracles, discovery metrics, the CLI."""
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -456,6 +457,47 @@ def test_a_log_of_another_session_is_refused(fitted, tmp_path):
     other.write_text("hello\n")
     with pytest.raises(InvalidInputError, match="not a drama2 label log"):
         ActiveSession(ensemble, X, fitted_on_X=True, store=other)
+    # Another kind of detector behind the same rows and settings is another session too.
+    from drama2.detect import make_detector
+
+    plain = tmp_path / "none.jsonl"
+    ActiveSession(ensemble, X, fitted_on_X=True, updater="none", store=plain).run(Oracle.from_labels(y), budget=2)
+    forest = make_detector("iforest", random_state=0).fit(X)
+    with pytest.raises(InvalidInputError, match="detector: log has 'Ensemble', this session has 'IForest'"):
+        ActiveSession(forest, X, fitted_on_X=True, updater="none", store=plain)
+    with pytest.raises(InvalidInputError, match="non-negative"):
+        ActiveSession(ensemble, X, fitted_on_X=True, random_state=-1)
+
+
+def test_two_sessions_on_one_log_cannot_mix_their_answers(fitted, tmp_path):
+    ensemble, X, y = fitted
+    log = tmp_path / "labels.jsonl"
+    first = ActiveSession(ensemble, X, fitted_on_X=True, store=log)
+    second = ActiveSession(ensemble, X, fitted_on_X=True, store=log)
+    asked = first.ask()[0]
+    with pytest.raises(InvalidInputError, match="another session is using the same log"):
+        second.ask()
+    first.tell({asked.id: "anomaly"})
+    # Nothing was overwritten: the log replays the first session exactly, and reads as valid JSON lines.
+    resumed = ActiveSession(ensemble, X, fitted_on_X=True, store=log)
+    assert resumed.labels == first.labels == {asked.id: "anomaly"} and second.labels == {}
+    first.close()
+    resumed.tell({asked.id: "nominal"})  # the resumed session is now the log's one writer
+    with pytest.raises(InvalidInputError, match="changed by someone else"):
+        first.tell({asked.id: "skip"})
+
+
+def test_aad_weights_carry_over_to_the_ensemble_with_the_mean(fitted):
+    import copy
+
+    ensemble, X, y = fitted
+    session = ActiveSession(ensemble, X, fitted_on_X=True, updater="aad")
+    session.run(Oracle.from_labels(y), budget=15)
+    carried = copy.deepcopy(ensemble).reweight(session.weights, combination="mean")
+    assert carried.combination_ == "mean"
+    np.testing.assert_allclose(carried.decision_scores_, session.scores)
+    with pytest.raises(InvalidInputError, match="combination must be one of"):
+        copy.deepcopy(ensemble).reweight(session.weights, combination="sum")
 
 
 def test_a_line_cut_short_by_a_crash_is_dropped_and_nothing_told_is_lost(fitted, tmp_path):
@@ -472,6 +514,30 @@ def test_a_line_cut_short_by_a_crash_is_dropped_and_nothing_told_is_lost(fitted,
     assert ActiveSession(ensemble, X, fitted_on_X=True, store=log).labels[3] == "nominal"
 
 
+def test_hand_edited_log_lines_missing_what_a_replay_reads_are_named(fitted, tmp_path):
+    ensemble, X, y = fitted
+    log = tmp_path / "labels.jsonl"
+    ActiveSession(ensemble, X, fitted_on_X=True, store=log).run(Oracle.from_labels(y), budget=2)
+    lines = log.read_text().splitlines()
+    label_line = next(i for i, line in enumerate(lines) if '"event":"label"' in line)
+    query_line = next(i for i, line in enumerate(lines) if '"event":"query"' in line)
+    for line, change, message in ((label_line, lambda e: e.pop("label"), "lacks label"),
+                                  (query_line, lambda e: e.pop("score"), "lacks score"),
+                                  (label_line, lambda e: e.update(seq="x"), "has seq 'x', not an integer")):
+        event = json.loads(lines[line])
+        change(event)
+        log.write_text("\n".join([*lines[:line], json.dumps(event), *lines[line + 1:]]) + "\n")
+        with pytest.raises(InvalidInputError, match=f"line {line + 1}: this .* event {message}"):
+            ActiveSession(ensemble, X, fitted_on_X=True, store=log)
+
+
+def test_nan_is_a_skip_as_for_the_simulated_expert(fitted):
+    ensemble, X, _ = fitted
+    session = ActiveSession(ensemble, X, fitted_on_X=True)
+    session.tell({5: np.nan, 6: float("nan")})
+    assert session.labels == {5: "skip", 6: "skip"}
+
+
 # ---------------------------------------------------------------------------------------------- oracles
 def test_oracles():
     queries = [Query(10, 0, 0.9, 1, "r"), Query(11, 1, 0.8, 2, "r"), Query(12, 2, 0.7, 3, "r")]
@@ -485,6 +551,45 @@ def test_oracles():
                             output=open("/dev/null", "w"))
     assert oracle(queries) == {10: "anomaly", 11: "nominal"}
     assert oracle.stopped and oracle(queries) == {} and len(prompts) == 4
+
+
+def test_terminal_answers_are_whole_words_and_ctrl_c_keeps_the_batch(fitted, tmp_path, capsys):
+    queries = [Query(10, 0, 0.9, 1, "r"), Query(11, 1, 0.8, 2, "r"), Query(12, 2, 0.7, 3, "r")]
+    # "nope" once counted as nominal and "ambiguous" as anomaly: only a letter or the whole word answers.
+    replies = iter(["nope", "Anomaly", "ambiguous", "nominal", "skip"])
+    oracle = TerminalOracle(input_fn=lambda prompt: next(replies), output=open(os.devnull, "w"))
+    assert oracle(queries) == {10: "anomaly", 11: "nominal", 12: "skip"}
+
+    def interrupted(replies):
+        def read(prompt):
+            reply = next(replies)
+            if reply is KeyboardInterrupt:
+                raise KeyboardInterrupt
+            return reply
+        return read
+
+    oracle = TerminalOracle(input_fn=interrupted(iter(["a", "n", KeyboardInterrupt])), output=open(os.devnull, "w"))
+    assert oracle(queries) == {10: "anomaly", 11: "nominal"} and oracle.stopped
+    # Through a session with a batch of five: the two answers typed before Ctrl-C reach the log.
+    ensemble, X, _ = fitted
+    log = tmp_path / "labels.jsonl"
+    session = ActiveSession(ensemble, X, store=log)
+    oracle = TerminalOracle(input_fn=interrupted(iter(["a", "n", KeyboardInterrupt])), output=open(os.devnull, "w"))
+    session.run(oracle, budget=10, batch_size=5)
+    logged = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    assert [e["label"] for e in logged if e["event"] == "label"] == ["anomaly", "nominal"]
+    # The default reader writes its prompt where the descriptions go, not on stdout.
+    import builtins
+
+    answers = iter(["q"])
+    original = builtins.input
+    builtins.input = lambda prompt="": next(answers) if not prompt else pytest.fail("prompt sent to stdout")
+    try:
+        TerminalOracle()(queries)
+    finally:
+        builtins.input = original
+    captured = capsys.readouterr()
+    assert "[a]nomaly" in captured.err and captured.out == ""
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -519,6 +624,34 @@ def test_cli_active_simulate_refuses_bad_seeds_and_members_beside_a_detector(tmp
             main(["active", "simulate", "--datasets", "wine", "--out", str(tmp_path / "r"), *args])
         err = capsys.readouterr().err
         assert info.value.code == 2 and message in err and "Traceback" not in err, err
+
+
+def test_simulate_resumes_only_runs_of_the_same_data(data_dir, tmp_path, monkeypatch, capsys, torch_one_thread):
+    import dataclasses
+
+    import drama2.datasets
+    from drama2.active.simulate import simulate
+
+    real = drama2.datasets.load_dataset
+    options = dict(seeds=[0, 0], budget=5, updater="none", members=MEMBERS[:2], out_dir=tmp_path / "run",
+                   data_dir=data_dir)
+    first = simulate(["wine", "wine"], **options)  # names and seeds given twice run once
+    assert len(first) == 4 and "[1/1]" in capsys.readouterr().err
+    simulate("wine", **options)
+    assert "done earlier" in capsys.readouterr().err
+    # Other rows under the same name (a user's folder of files, a new release) are computed again.
+    def first_rows(name, **kw):
+        data = real(name, **kw)
+        return dataclasses.replace(data, X=data.X[:100], y=data.y[:100])
+
+    monkeypatch.setattr(drama2.datasets, "load_dataset", first_rows)
+    again = simulate("wine", **options)
+    assert "done earlier" not in capsys.readouterr().err and set(again["n_rows"]) == {100}
+    with pytest.raises(InvalidInputError, match="non-negative integers"):
+        simulate("wine", **{**options, "seeds": [-1]})
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(InvalidInputError, match="is a file"):
+        simulate("wine", **{**options, "out_dir": tmp_path / "afile"})
 
 
 def test_simulate_runs_auto_once_beside_the_updater_it_chose(fitted):

@@ -132,3 +132,14 @@ def test_csv_identifiers_keep_their_leading_zeros(tmp_path):
     data = from_table(path, id_column="obj_id")
     assert data.metadata["ids"].tolist() == ["0000041", "0000042", "0000043"]
     assert data.X.shape == (3, 2)
+
+
+def test_a_file_name_given_to_load_dataset_points_to_from_table():
+    import drama2
+    from drama2.errors import UnknownComponentError
+
+    with pytest.raises(UnknownComponentError, match=r"looks like a file: .*drama2\.from_table\('my_catalogue\.csv'"):
+        drama2.load_dataset("my_catalogue.csv")
+    with pytest.raises(UnknownComponentError) as caught:
+        drama2.load_dataset("cardoi")
+    assert "from_table" not in str(caught.value)

@@ -20,8 +20,9 @@ def parse_label(value) -> str | None:
     """The canonical label for ``value``, or None when it is not a label.
 
     Accepted: ``"anomaly"``, ``"nominal"``, ``"skip"`` (any case); ``1`` /
-    ``True`` for an anomaly; ``0`` / ``False`` for a nominal row; ``None`` for
-    a skip. numpy scalars count like their Python equivalents.
+    ``True`` for an anomaly; ``0`` / ``False`` for a nominal row; ``None`` or
+    NaN (a missing value, as in ``Oracle.from_labels``) for a skip. numpy
+    scalars count like their Python equivalents.
 
     Parameters
     ----------
@@ -40,6 +41,8 @@ def parse_label(value) -> str | None:
     if isinstance(value, str):
         text = value.strip().lower()
         return text if text in LABELS else None
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and np.isnan(float(value)):
+        return SKIP
     if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()):
         return {1: ANOMALY, 0: NOMINAL}.get(int(value))
     return None
@@ -51,5 +54,5 @@ def check_label(value, key=None) -> str:
     if label is None:
         where = f" for id {key!r}" if key is not None else ""
         raise InvalidInputError(f"bad label {value!r}{where}: use 'anomaly', 'nominal' or 'skip' "
-                                "(or 1 / True, 0 / False, None).")
+                                "(or 1 / True, 0 / False, None / NaN).")
     return label

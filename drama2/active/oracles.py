@@ -77,15 +77,21 @@ class LabelOracle(Oracle):
 class TerminalOracle(Oracle):
     """Asks a person at the terminal, one query at a time: ``a`` anomaly, ``n`` nominal, ``s`` skip, ``q`` quit.
 
+    The full words (``anomaly``, ``nominal``, ``skip``, ``quit``) work too; any
+    other reply is asked again. Ctrl-C and the end of input count as ``q``:
+    the answers given so far in the batch are returned, so a session logs them.
+
     Parameters
     ----------
     describe : callable, optional
         ``describe(query) -> str``: what to show about a row (its values, a
         link to a cut-out, ...). By default the id, score, rank and reason.
-    input_fn : callable, default :func:`input`
-        Reads one answer; replace it to drive the oracle from elsewhere (tests).
+    input_fn : callable, optional
+        ``input_fn(prompt) -> str`` reads one answer; replace it to drive the
+        oracle from elsewhere (tests). By default the prompt is written to
+        ``output`` and the answer read with :func:`input`.
     output : file-like, default sys.stderr
-        Where prompts go (stdout stays free for results).
+        Where descriptions and prompts go (stdout stays free for results).
 
     Attributes
     ----------
@@ -94,17 +100,25 @@ class TerminalOracle(Oracle):
         what was answered before, and an empty dict afterwards.
     """
 
-    KEYS = {"a": ANOMALY, "n": NOMINAL, "s": SKIP}
+    KEYS = {"a": ANOMALY, "anomaly": ANOMALY, "n": NOMINAL, "nominal": NOMINAL, "s": SKIP, "skip": SKIP}
+    QUIT = ("q", "quit")
+    PROMPT = "[a]nomaly / [n]ominal / [s]kip / [q]uit > "
 
-    def __init__(self, describe: Callable[[Query], str] | None = None, input_fn: Callable[[str], str] = input,
-                 output=None):
+    def __init__(self, describe: Callable[[Query], str] | None = None,
+                 input_fn: Callable[[str], str] | None = None, output=None):
         self.describe = describe
         self.input_fn = input_fn
         self.output = output
         self.stopped = False
 
-    def _print(self, text: str) -> None:
-        print(text, file=self.output or sys.stderr, flush=True)
+    def _print(self, text: str, end: str = "\n") -> None:
+        print(text, file=self.output or sys.stderr, end=end, flush=True)
+
+    def _read(self) -> str:
+        if self.input_fn is not None:
+            return self.input_fn(self.PROMPT)
+        self._print(self.PROMPT, end="")  # input() would print its prompt on stdout
+        return input()
 
     def answer(self, queries):
         out = {}
@@ -117,14 +131,17 @@ class TerminalOracle(Oracle):
                 self._print(self.describe(query))
             while True:
                 try:
-                    reply = self.input_fn("[a]nomaly / [n]ominal / [s]kip / [q]uit > ").strip().lower()
+                    reply = self._read().strip().lower()
                 except EOFError:
                     reply = "q"
-                if reply[:1] == "q":
+                except KeyboardInterrupt:  # stop as q does: the answers given so far are kept
+                    self._print("")
+                    reply = "q"
+                if reply in self.QUIT:
                     self.stopped = True
                     break
-                if reply[:1] in self.KEYS:
-                    out[query.id] = self.KEYS[reply[:1]]
+                if reply in self.KEYS:
+                    out[query.id] = self.KEYS[reply]
                     break
-                self._print("please answer a, n, s or q")
+                self._print(f"{reply!r} is not an answer: type a (anomaly), n (nominal), s (skip) or q (quit)")
         return out

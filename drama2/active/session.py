@@ -47,6 +47,8 @@ def _seed(random_state, ids_sha: str) -> int:
     if random_state is None:  # still repeatable, so a resumed session breaks ties the same way
         return int(ids_sha[:8], 16) & 0x7FFFFFFF
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise InvalidInputError(f"random_state must be a non-negative int, got {random_state!r}.")
         return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**31 - 1))
@@ -309,7 +311,7 @@ class ActiveSession:
         ----------
         labels : mapping of id to label
             ``{id: "anomaly" | "nominal" | "skip"}`` (also 1 / True, 0 / False,
-            None). Any row of the session may be labelled, asked or not; pending
+            None or NaN for skip). Any row of the session may be labelled, asked or not; pending
             queries not answered stay pending. A row told again takes the new label.
             :class:`Query` objects are accepted as keys.
 
@@ -342,7 +344,7 @@ class ActiveSession:
         if bad:
             shown = ", ".join(f"{k!r}: {v!r}" for k, v in bad[:5])
             raise InvalidInputError(f"tell(): bad label(s) {shown}; use one of {', '.join(LABELS)} "
-                                    "(or 1 / True, 0 / False, None). Nothing was recorded.")
+                                    "(or 1 / True, 0 / False, None / NaN). Nothing was recorded.")
         if not parsed:
             return
         self._tells += 1
@@ -402,8 +404,12 @@ class ActiveSession:
 
     @property
     def weights(self) -> np.ndarray | None:
-        """Current member weights (None when the detector is not an ensemble); ``ensemble.reweight(session.weights)``
-        carries them over to the ensemble."""
+        """Current member weights (None for a detector other than an ensemble or forest).
+
+        After ``"aad"`` on an Ensemble, ``ensemble.reweight(session.weights, combination="mean")`` carries
+        them over to the ensemble (AAD scores by a weighted mean). After ``"select"`` the session's ranking
+        also uses closeness to the labelled anomalies, which weights cannot carry: call
+        ``ensemble.select(X, anomalies, nominals)`` with the labelled rows instead."""
         return self.updater.weights
 
     @property

@@ -137,6 +137,38 @@ def _config_key(members, updaters, strategies, budget, batch_size, detector=None
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _check_seeds(values) -> list[int]:
+    seeds = []
+    for value in values:
+        try:
+            seed = int(value)
+        except (TypeError, ValueError):
+            seed = -1
+        if isinstance(value, bool) or seed < 0 or seed != value:
+            raise InvalidInputError(f"seeds must be non-negative integers, got {value!r}.")
+        seeds.append(seed)
+    return list(dict.fromkeys(seeds))
+
+
+def _load_labelled(name: str, data_dir):
+    """The dataset and its fingerprint; an unlabelled dataset is an error."""
+    from drama2.datasets import load_dataset
+
+    data = load_dataset(name, data_dir=data_dir)
+    if data.y is None:
+        raise InvalidInputError(f"dataset {name!r} has no labels, so an expert cannot be simulated.")
+    return data, _data_fingerprint(data)
+
+
+def _data_fingerprint(data) -> str:
+    """sha256 of a dataset's rows and labels: a saved run is reused only on the data it was computed on."""
+    digest = hashlib.sha256()
+    for array in (np.ascontiguousarray(data.X, dtype=np.float64), np.ascontiguousarray(data.y, dtype=np.int64)):
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _say(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
@@ -186,10 +218,9 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
     import pandas as pd
 
     from drama2.active.report import write_report
-    from drama2.datasets import load_dataset
     from drama2.ensemble import Ensemble
 
-    datasets = _as_list(datasets, "datasets")
+    datasets = list(dict.fromkeys(_as_list(datasets, "datasets")))  # a name given twice runs once
     updaters = [str(u) for u in _as_list(updater, "updater")]
     strategies = [str(s) for s in _as_list(strategy, "strategy")]
     from drama2.active.strategies import STRATEGIES
@@ -204,10 +235,10 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
     if isinstance(seeds, dict):
-        seed_map = {d: [int(s) for s in seeds.get(d, (0,))] for d in datasets}
+        seed_map = {d: _check_seeds(seeds.get(d, (0,))) for d in datasets}
     else:
         seeds = [seeds] if isinstance(seeds, (int, np.integer)) else _as_list(seeds, "seeds")
-        seed_map = {d: [int(s) for s in seeds] for d in datasets}
+        seed_map = {d: _check_seeds(seeds) for d in datasets}
     from drama2.ensemble import MEMBER_SETS
 
     if detector is not None and not (isinstance(members, str) and members == "default"):
@@ -219,6 +250,8 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
         members = parse_list(members)
 
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"out_dir {out} is a file; give a folder for the run (it is created if missing).")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     if detector is not None:
         from drama2.detect import make_detector
@@ -233,17 +266,19 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
         for seed in seed_map[name]:
             done += 1
             path = out / "runs" / f"{name}-seed{seed}.json"
-            if resume and path.exists():
-                saved = json.loads(path.read_text())
-                if saved.get("config") == key:
+            saved = json.loads(path.read_text()) if resume and path.exists() else {}
+            if saved.get("config") == key:
+                # Same settings; where the run recorded its data, also the same rows and labels (runs saved
+                # before fingerprints were recorded are trusted on their settings).
+                if "data" in saved and data is None:
+                    data, fingerprint = _load_labelled(name, data_dir)
+                if "data" not in saved or saved["data"] == fingerprint:
                     rows += saved["rows"]
                     curves += saved["curves"]
                     _say(progress, f"[{done}/{total}] {name} seed {seed}: done earlier")
                     continue
             if data is None:
-                data = load_dataset(name, data_dir=data_dir)
-                if data.y is None:
-                    raise InvalidInputError(f"dataset {name!r} has no labels, so an expert cannot be simulated.")
+                data, fingerprint = _load_labelled(name, data_dir)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -260,7 +295,8 @@ def simulate(datasets, seeds=(0,), budget: int = 100, updater="auto", strategy="
             run_curve_rows = [{"dataset": name, "seed": seed, "method": method, "curve": curve}
                               for method, curve in run_curves.items()]
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"config": key, "rows": run_rows, "curves": run_curve_rows}))
+            tmp.write_text(json.dumps({"config": key, "data": fingerprint, "rows": run_rows,
+                                       "curves": run_curve_rows}))
             os.replace(tmp, path)
             rows += run_rows
             curves += run_curve_rows

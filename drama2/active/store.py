@@ -12,6 +12,11 @@ fsynced) the moment it happens:
 
 A crash can at worst leave a half-written last line, which is dropped (with a
 warning) when the log is next opened; nothing told before is lost.
+
+One log belongs to one session at a time. Every write first checks that the
+file is as long as this session left it; when another session (in this
+process or another) has written to it since, the write is refused, so two
+sessions cannot mix their answers or overwrite each other's lines.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ FORMAT = "drama2-active-label-log"
 FORMAT_VERSION = 1
 
 #: Header fields that must agree between a log and the session that opens it.
-CHECKED_FIELDS = ("n_rows", "ids_sha256", "updater", "updater_params", "strategy", "strategy_params", "seed")
+CHECKED_FIELDS = ("n_rows", "ids_sha256", "detector", "updater", "updater_params", "strategy", "strategy_params",
+                  "seed")
+
+
+#: What a replay reads from each kind of event (besides ``event`` and ``id``).
+_EVENT_FIELDS = {"label": ("seq", "label"), "query": ("seq", "index", "score", "rank", "reason")}
 
 
 def ids_digest(ids) -> str:
@@ -56,6 +66,7 @@ class LabelLog:
     def __init__(self, path):
         self.path = Path(path)
         self._fh = None
+        self._size = None  # bytes of the file as this session last read or wrote it
         if self.path.is_dir():
             raise InvalidInputError(f"the label log {self.path} is a folder; give a file path such as "
                                     f"{self.path / 'labels.jsonl'}.")
@@ -97,6 +108,7 @@ class LabelLog:
                 with open(self.path, "r+b") as fh:
                     fh.truncate(cut)
                 raw = raw[:cut]
+        self._size = len(raw)
         lines = raw.decode("utf-8", errors="replace").splitlines()
         try:
             header = json.loads(lines[0]) if lines else None
@@ -120,6 +132,13 @@ class LabelLog:
         for number, event in enumerate(events, 2):
             if not isinstance(event, dict) or event.get("event") not in ("label", "query") or "id" not in event:
                 raise InvalidInputError(f"{self.path}, line {number}: not a label or query event: {event!r}.")
+            # A hand-edited line must still say everything a replay reads; a missing label is not a skip.
+            missing = [key for key in _EVENT_FIELDS[event["event"]] if key not in event]
+            seq = event.get("seq")
+            if missing or isinstance(seq, bool) or not isinstance(seq, int):
+                problem = f"lacks {', '.join(missing)}" if missing else f"has seq {seq!r}, not an integer"
+                raise InvalidInputError(f"{self.path}, line {number}: this {event['event']} event {problem}; "
+                                        "the label log is damaged. Fix or remove that line by hand.")
         return header, events
 
     def check_header(self, header: dict, expected: dict) -> None:
@@ -129,7 +148,8 @@ class LabelLog:
         if problems:
             raise InvalidInputError(f"the label log {self.path} was written by a different session, so it cannot be "
                                     "resumed here (" + "; ".join(problems) + "). Create the session with the same "
-                                    "data, ids, updater, strategy and random_state, or use a new store path.")
+                                    "kind of detector, data, ids, updater, strategy and random_state, or use a new "
+                                    "store path.")
         if header.get("scores_sha256") != expected.get("scores_sha256"):
             warnings.warn(f"{self.path}: the detector's initial scores differ from those the log was written with "
                           "(a refit with another seed or version?); the labels are replayed, but the ranking will "
@@ -144,14 +164,35 @@ class LabelLog:
         self._write(record, mode="a")
 
     def _write(self, record: dict, mode: str) -> None:
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
-        if self._fh is None or mode == "w":
-            if self._fh is not None:
-                self._fh.close()
-            self._fh = open(self.path, mode, encoding="utf-8")
+        line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+        if mode == "w":
+            self.close()
+            with open(self.path, "wb") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._size = len(line)
+            return
+        self._check_unchanged()
+        if self._fh is None:
+            self._fh = open(self.path, "ab")  # append mode: a write never lands on top of another line
         self._fh.write(line)
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        self._size += len(line)
+
+    def _check_unchanged(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            raise InvalidInputError(f"the label log {self.path} was removed while this session used it; nothing "
+                                    "more was written. Create the session again to start a new log.") from None
+        if size != self._size:
+            raise InvalidInputError(
+                f"the label log {self.path} was changed by someone else since this session last wrote to it "
+                f"({size} bytes, {self._size} expected): another session is using the same log. Nothing was "
+                "written. Keep one session per log: close the other one and create this session again (it "
+                "replays the log), or give each session its own store path.")
 
     def close(self) -> None:
         """Close the file (it is reopened on the next append)."""

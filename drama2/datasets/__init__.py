@@ -13,6 +13,17 @@ from drama2.datasets.splits import ClassSplit, leave_one_class_out
 from drama2.datasets.tables import from_table
 
 
+def _looks_like_a_table(name: str) -> bool:
+    from pathlib import Path
+
+    from drama2.datasets.tables import FORMATS
+
+    suffixes = [x.lower() for x in Path(name).suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in FORMATS or Path(name).is_file()
+
+
 def load_dataset(name: str, **options) -> Dataset:
     """Load a registered dataset by name (``drama2 list datasets`` shows them).
 
@@ -30,9 +41,16 @@ def load_dataset(name: str, **options) -> Dataset:
     InvalidInputError
         For an option the loader does not take (a misspelt ``random_state`` would otherwise be ignored).
     """
+    from drama2.errors import UnknownComponentError
     from drama2.registry import get_registry
 
-    loader = get_registry().load("datasets", name)
+    try:
+        loader = get_registry().load("datasets", name)
+    except UnknownComponentError as exc:
+        if isinstance(name, str) and _looks_like_a_table(name):
+            raise UnknownComponentError(f"{exc} {name!r} looks like a file: load your own table with "
+                                        f"drama2.from_table({name!r}, label=..., id_column=...).") from None
+        raise
     options = _without_unused_generic_options(loader, options)
     _check_options(loader, options, name)
     dataset = loader(**options)

@@ -230,7 +230,8 @@ def _not_found(name: str, data_dir, reason: str) -> DatasetNotFoundError:
     # A mirror only helps for files drama2 would download, i.e. those with a pinned checksum.
     mirror = f", or set DRAMA2_DATA_URL to a mirror that serves <base>/odds/{entry.file}" if entry.sha256 else ""
     return DatasetNotFoundError(
-        f"ODDS dataset {name!r}: file {entry.file} not found in {searched}; {reason}. Get it from the ODDS page "
+        f"ODDS dataset {name!r}: file {entry.file} not found in {searched}; {reason.rstrip('.')}. Get it from the "
+        "ODDS page "
         f"{entry.page} and put it at {target} (or in the odds/ folder of a directory passed as data_dir or "
         f"set as DRAMA2_DATA){mirror}."
     )
