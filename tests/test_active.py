@@ -531,6 +531,15 @@ def test_hand_edited_log_lines_missing_what_a_replay_reads_are_named(fitted, tmp
             ActiveSession(ensemble, X, fitted_on_X=True, store=log)
 
 
+def test_an_id_of_the_other_type_is_named(fitted):
+    ensemble, X, _ = fitted
+    session = ActiveSession(ensemble, X, ids=[str(10**18 + i) for i in range(len(X))], fitted_on_X=True)
+    with pytest.raises(InvalidInputError, match=r"ids are text: did you mean '1000000000000000003'\?"):
+        session.tell({10**18 + 3: "anomaly"})
+    with pytest.raises(InvalidInputError, match="for row 2 .*NaN"):
+        ActiveSession(ensemble, X, ids=[0, 1, float("nan"), *range(3, len(X))], fitted_on_X=True)
+
+
 def test_nan_is_a_skip_as_for_the_simulated_expert(fitted):
     ensemble, X, _ = fitted
     session = ActiveSession(ensemble, X, fitted_on_X=True)

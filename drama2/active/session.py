@@ -29,10 +29,13 @@ def _check_ids(ids, n: int) -> list:
     ids = [i.item() if isinstance(i, np.generic) else i for i in ids]
     if len(ids) != n:
         raise InvalidInputError(f"ids has {len(ids)} values for {n} rows; give one id per row of X.")
-    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, (int, str))]
+    bad = [row for row, i in enumerate(ids) if isinstance(i, bool) or not isinstance(i, (int, str))]
     if bad:
+        first = ids[bad[0]]
         raise InvalidInputError(f"ids must be ints or strings (they are written to the label log); got "
-                                f"{type(bad[0]).__name__} {bad[0]!r}.")
+                                f"{type(first).__name__} {first!r} for row {bad[0]}"
+                                + (f" and {len(bad) - 1} more rows" if len(bad) > 1 else "")
+                                + " (an empty id cell in a table reads as NaN).")
     if len(set(ids)) != n:
         seen, repeated = set(), []
         for i in ids:
@@ -41,6 +44,13 @@ def _check_ids(ids, n: int) -> list:
             seen.add(i)
         raise InvalidInputError(f"ids must be unique; repeated: {', '.join(map(repr, repeated))}.")
     return ids
+
+
+def _as_int(key):
+    """``key`` as an int when it is the text of one (``"0042"`` -> 42), else None."""
+    if isinstance(key, str) and key.strip().lstrip("+-").isdigit():
+        return int(key)
+    return None
 
 
 def _seed(random_state, ids_sha: str) -> int:
@@ -339,8 +349,15 @@ class ActiveSession:
                 parsed.append((index, label))
         if unknown:
             shown = ", ".join(map(repr, unknown[:5])) + (" …" if len(unknown) > 5 else "")
+            # Ids read from a CSV are text, from Parquet numbers: say so when the other type would have matched.
+            retyped = next((alt for key in unknown for alt in (str(key), _as_int(key))
+                            if alt is not None and alt != key and alt in self._index), None)
+            hint = (f" The session's ids are {'text' if isinstance(retyped, str) else 'integers'}: did you mean "
+                    f"{retyped!r}?"
+                    if retyped is not None else "")
             raise InvalidInputError(f"tell(): {len(unknown)} unknown id(s): {shown}. Ids are those given to the "
-                                    f"session (row numbers 0 … {self.n_rows - 1} by default); nothing was recorded.")
+                                    f"session (row numbers 0 … {self.n_rows - 1} by default); nothing was "
+                                    f"recorded.{hint}")
         if bad:
             shown = ", ".join(f"{k!r}: {v!r}" for k, v in bad[:5])
             raise InvalidInputError(f"tell(): bad label(s) {shown}; use one of {', '.join(LABELS)} "
