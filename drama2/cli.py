@@ -144,7 +144,7 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
               help="Comma-separated K, e.g. 1,3,5,10,20: scorers with label-aware selection (ensemble) are also "
                    "evaluated after selecting with K labelled training anomalies, on rows not used for selection.")
 @click.option("--out", help="Run directory [default: drama2-bench].")
-@click.option("--jobs", type=int, help="Parallel worker processes [default: 1].")
+@click.option("--jobs", type=int, help="Parallel worker processes; -1 for every core [default: 1].")
 @click.option("--executor", type=click.Choice(["sequential", "loky", "dask"]),
               help="[default: loky when --jobs > 1, dask with --scheduler, else sequential]")
 @click.option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")

@@ -11,6 +11,10 @@ from drama2.errors import InvalidInputError
 __all__ = ["resolve_device", "check_random_state"]
 
 
+#: Device types drama2's models run on (mps: Apple GPUs).
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(device: str | None = "auto") -> str:
     """Return a concrete torch device string for ``device``.
 
@@ -26,7 +30,9 @@ def resolve_device(device: str | None = "auto") -> str:
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
-        raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+        parsed = None
+    if parsed is None or parsed.type not in _DEVICE_TYPES:  # torch also parses "meta" and others no model runs on
+        raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError(
             f"device {device!r} was requested but CUDA is not available on this machine; use device='auto' "

@@ -595,7 +595,10 @@ def _same_binary_tree(a, b) -> bool:
 def _check_fitted(estimator) -> None:
     if not hasattr(estimator, "fit"):
         return
-    if not any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
+    is_fitted = getattr(estimator, "__sklearn_is_fitted__", None)  # a Pipeline answers for its steps
+    fitted = is_fitted() if callable(is_fitted) else any(
+        k.endswith("_") and not k.startswith("__") for k in vars(estimator))
+    if not fitted:
         raise NotFittedError(f"This {type(estimator).__name__} is not fitted yet; call fit(X) before saving it.")
 
 

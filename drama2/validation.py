@@ -64,8 +64,9 @@ def check_array(X: Any, *, name: str = "X", min_samples: int = 1, estimator: str
         n_inf = int(bad.sum()) - n_nan
         raise InvalidInputError(
             f"{estimator}: {name} contains {n_nan} NaN and {n_inf} infinite values in {rows.size} rows "
-            f"(first rows: {rows[:5].tolist()}). drama2 never treats a missing value as normal: impute "
-            f"them (e.g. sklearn.impute.SimpleImputer) or drop those rows before fitting or scoring."
+            f"(first rows: {rows[:5].tolist()}). drama2 never guesses what they should be: impute missing "
+            f"values (e.g. sklearn.impute.SimpleImputer), replace infinite ones, or drop those rows before "
+            f"fitting or scoring."
         )
     if arr.shape[0] < min_samples:
         raise InvalidInputError(

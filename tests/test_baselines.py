@@ -274,3 +274,13 @@ def test_contamination_threshold_rules(rng):
     assert check_contamination(0.5) == 0.5
     with pytest.raises(InvalidInputError, match="contamination"):
         contamination_threshold(scores, 0.9)
+
+
+@pytest.mark.parametrize("name", ["knn", "lof"])
+def test_one_training_row_is_refused_with_advice_that_works(name):
+    from drama2.registry import get_registry
+
+    cls = get_registry().load("scorers", name)
+    with pytest.raises(InvalidInputError, match="X has 1 row; neighbours need at least 2 training rows"):
+        cls(n_neighbors=1).fit(np.ones((1, 3)))
+    cls(n_neighbors=1).fit(np.random.default_rng(0).normal(size=(2, 3)))  # the smallest table that works

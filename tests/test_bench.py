@@ -85,6 +85,14 @@ def test_bad_configurations_are_refused(tmp_path, overrides, message):
         _config(tmp_path, **overrides)
 
 
+def test_negative_jobs_count_cores_as_in_joblib(tmp_path):
+    import os
+
+    cores = os.cpu_count() or 1
+    assert _config(tmp_path, jobs=-1).jobs == cores
+    assert _config(tmp_path, jobs=-cores - 5).jobs == 1
+
+
 def test_unknown_names_fail_before_anything_runs(tmp_path):
     with pytest.raises(UnknownComponentError, match="Did you mean .mahalanobis"):
         run_bench(_config(tmp_path, metrics=["l2", "mahalonobis"]), progress=False)
@@ -97,6 +105,16 @@ def test_unknown_names_fail_before_anything_runs(tmp_path):
         run_bench(_config(tmp_path, drama={"n_componets": 3}), progress=False)
     with pytest.raises(InvalidInputError, match="'split_levels' \\(use split-levels\\) is set by the bench grid"):
         run_bench(_config(tmp_path, drama={"split_levels": 2}), progress=False)
+    # A PyOD constructor's keywords are known before PyOD runs, so a typo is named with the real one.
+    pytest.importorskip("pyod")
+    with pytest.raises(InvalidInputError, match="'nbins' \\(did you mean 'n_bins'\\?\\)"):
+        run_bench(_config(tmp_path, scorers=["pyod:HBOS[nbins=5]"]), progress=False)
+    # A scorer's own seed would override every seed while results.csv names the bench's.
+    with pytest.raises(InvalidInputError, match="sets random_state, which the bench sets for every job"):
+        run_bench(_config(tmp_path, scorers=["eif[random_state=3]"]), progress=False)
+    for device in ("tpu", "meta"):
+        with pytest.raises(InvalidInputError, match=f"unknown device '{device}'"):
+            run_bench(_config(tmp_path, device=device), progress=False)
     assert not (tmp_path / "run" / "jobs").exists()
 
 
@@ -236,6 +254,35 @@ def test_loky_and_dask_give_the_same_numbers_as_sequential(finished_run, tmp_pat
         config = _config(tmp_path, "dask", executor="dask", scheduler=cluster.scheduler_address)
         dask = run_bench(config, progress=False, report=False, scheduler_client=client)
     pd.testing.assert_frame_equal(_scores(dask.results), _scores(sequential.results))
+
+
+def test_dask_records_a_job_whose_task_dies_and_refuses_a_cluster_without_workers(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from drama2.bench import executors
+
+    real = executors._run_keyed
+
+    def dies_on_nmf(job, data_dir, device):
+        if job.reducer == "nmf":  # as a task whose worker is killed (KilledWorker) raises from result()
+            raise RuntimeError("worker lost")
+        return real(job, data_dir, device)
+
+    monkeypatch.setattr(executors, "_run_keyed", dies_on_nmf)  # in-process workers see the patch
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        # A client alone selects the dask executor; the job that died is a failed row and the others finish.
+        result = run_bench(_config(tmp_path, seeds=[0]), progress=False, report=False, scheduler_client=client)
+    frame = result.results
+    died = frame[frame["reducer"] == "nmf"]
+    assert set(died["status"]) == {"failed"} and died["error"].str.contains("RuntimeError: worker lost").all()
+    assert (frame.loc[frame["reducer"] != "nmf", "status"] == "ok").all()
+    monkeypatch.setattr(executors, "WORKER_TIMEOUT", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with pytest.raises(InvalidInputError, match="has no workers"):
+            run_bench(_config(tmp_path, "empty", seeds=[0]), progress=False, report=False, scheduler_client=client)
+    with pytest.raises(InvalidInputError, match="cannot reach the Dask scheduler at 'garbage'"):
+        run_bench(_config(tmp_path, "bad", seeds=[0], scheduler="garbage"), progress=False, report=False)
 
 
 # ---------------------------------------------------------------- report and CLI

@@ -523,6 +523,21 @@ def test_saving_an_unfitted_model_is_a_clear_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_fitted_pipeline_is_saved_because_sklearn_says_it_is_fitted(tmp_path, no_pickle):
+    """A Pipeline keeps no attribute ending in "_" itself; scikit-learn's __sklearn_is_fitted__ decides."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from drama2.scorers.baselines import KNN
+
+    X = np.random.default_rng(0).normal(size=(120, 4))
+    with pytest.raises(NotFittedError, match="Pipeline is not fitted yet"):
+        drama2.save(make_pipeline(StandardScaler(), KNN()), tmp_path / "unfitted.drama2")
+    pipeline = make_pipeline(StandardScaler(), KNN()).fit(X)
+    loaded = drama2.load(drama2.save(pipeline, tmp_path / "pipeline.drama2"))
+    assert np.array_equal(loaded.score_samples(X), pipeline.score_samples(X))
+
+
 def test_saving_into_a_missing_directory_or_onto_a_directory_is_a_clear_error(saved, tmp_path):
     _, model, _ = saved
     with pytest.raises(InvalidInputError, match="does not exist; create it first") as info:

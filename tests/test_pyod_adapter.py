@@ -9,7 +9,8 @@ from sklearn.base import clone
 
 from drama2.errors import ComponentLoadError, InvalidInputError, UnknownComponentError
 from drama2.scorers import pyod_adapter
-from drama2.scorers.pyod_adapter import PyODScorer, available_pyod_detectors, make_pyod_factory, pyod_scorer
+from drama2.scorers.pyod_adapter import (PyODScorer, available_pyod_detectors, load_pyod_class, make_pyod_factory,
+                                         pyod_scorer)
 
 pytest.importorskip("pyod")
 
@@ -158,3 +159,12 @@ def test_missing_optional_dependency_names_the_package(monkeypatch, data):
     monkeypatch.setattr(pyod_adapter.importlib, "import_module", fail)
     with pytest.raises(ComponentLoadError, match=r"LSCP \(pyod.models.lscp\) .*pip install combo"):
         pyod_scorer("LSCP").fit(data[0])
+
+
+def test_a_pyod_parameter_without_default_is_named(data):
+    try:
+        load_pyod_class("MultiModalOD")
+    except Exception:  # noqa: BLE001 - older PyOD releases lack it
+        pytest.skip("this PyOD has no MultiModalOD")
+    with pytest.raises(InvalidInputError, match="MultiModalOD needs 'modalities', which has no default"):
+        pyod_scorer("MultiModalOD").fit(data[0])

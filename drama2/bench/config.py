@@ -7,6 +7,7 @@ value expands into one pipeline per value (``lof[n_neighbors=[5, 10, 35]]`` is t
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -186,6 +187,9 @@ class BenchConfig:
             raise InvalidInputError("labelled_anomalies must be positive counts, e.g. 1,3,5,10,20.")
         if self.protocol not in PROTOCOLS:
             raise InvalidInputError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}.")
+        if isinstance(self.jobs, int) and not isinstance(self.jobs, bool) and self.jobs < 0:
+            # joblib's convention: -1 is every core, -2 all but one, ...
+            self.jobs = max(1, (os.cpu_count() or 1) + 1 + int(self.jobs))
         if self.executor is None:
             self.executor = "dask" if self.scheduler else ("loky" if self.jobs > 1 else "sequential")
         if self.executor not in EXECUTORS:
@@ -193,7 +197,7 @@ class BenchConfig:
         if self.executor == "dask" and not self.scheduler:
             raise InvalidInputError("the dask executor needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786).")
         if int(self.jobs) < 1:
-            raise InvalidInputError(f"jobs must be at least 1, got {self.jobs!r}.")
+            raise InvalidInputError(f"jobs must be at least 1 (or negative: -1 for every core), got {self.jobs!r}.")
         if not self.datasets:
             raise InvalidInputError("no datasets to run; name some with --datasets (drama2 list datasets).")
         if not (self.reducers and self.metrics) and not self.scorers:

@@ -53,6 +53,14 @@ def _rows(job: Job, **fields) -> list[dict]:
     return [{**_base_row(job, metric), **fields} for metric in metrics]
 
 
+def failed_rows(job: Job, exc: BaseException) -> list[dict]:
+    """The rows of a job that failed outside :func:`run_job` (its worker died, its result was lost)."""
+    rows = _rows(job, status="failed", error=_error_text(exc))
+    for row in rows:
+        row["warnings"] = None
+    return rows
+
+
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 

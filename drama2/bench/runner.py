@@ -81,6 +81,13 @@ def check_names(config: BenchConfig) -> None:
     for spec in config.scorer_specs:
         # Scorers are loaded, not only looked up: a family member such as pyod:NAME is checked on load.
         check_parameters(registry.load("scorers", spec.name), dict(spec.params), component=f"scorer {spec.name!r}")
+        if "random_state" in dict(spec.params):  # it would override every seed while results name the seed
+            raise InvalidInputError(f"scorer {spec.label!r} sets random_state, which the bench sets for every job "
+                                    "from its seeds; list the seeds to run instead (--seeds / seeds:).")
+    if config.executor != "dask":  # on a cluster the workers' devices count, not this machine's
+        from drama2.device import resolve_device
+
+        resolve_device(config.device)
     if config.reducers and config.metrics:
         check_parameters(Drama, dict(config.drama), component="drama (the DRAMA grid's settings)")
         grid_keys = {"reducer": "reducers", "split_levels": "split-levels", "random_state": "seeds",
@@ -199,7 +206,7 @@ def _run(config: BenchConfig, *, argv, progress, report, scheduler_client) -> Be
     def ordered_rows():
         return [row for job in jobs for row in rows_by_key.get(job.key, [])]
 
-    executor = EXECUTORS[config.executor]
+    executor = EXECUTORS["dask" if scheduler_client is not None else config.executor]
     status = "interrupted"
     try:
         with _progress(progress) as bar:

@@ -32,6 +32,8 @@ def _check_int(value: Any, name: str, estimator: str) -> int:
 
 def _check_n_neighbors(k: Any, n_samples: int, estimator: str) -> int:
     k = _check_int(k, "n_neighbors", estimator)
+    if n_samples < 2:
+        raise InvalidInputError(f"{estimator}: X has {n_samples} row; neighbours need at least 2 training rows.")
     if k >= n_samples:
         raise InvalidInputError(
             f"{estimator}: n_neighbors={k} needs at least {k + 1} training rows (each row's {k} nearest other "

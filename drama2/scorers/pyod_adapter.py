@@ -140,6 +140,13 @@ def _init_parameters(cls: type) -> tuple[set[str], bool]:
     return names, any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+def _required_parameters(cls: type) -> list[str]:
+    """Keywords of ``cls.__init__`` without a default (besides self)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.default is p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
 class PyODScorer(BaseDetector):
     """A PyOD detector behind drama2's detector contract.
 
@@ -199,6 +206,13 @@ class PyODScorer(BaseDetector):
             raise InvalidInputError(
                 f"{self._name}: PyOD's {cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
                 f"it accepts: {', '.join(sorted(accepted))}."
+            )
+        missing = [name for name in _required_parameters(cls) if name not in params]
+        if missing:
+            raise InvalidInputError(
+                f"{self._name}: PyOD's {cls.__name__} needs {', '.join(map(repr, missing))}, which has no default; "
+                "pass it in params (a combination detector such as LSCP takes a list of detector objects, "
+                "which a bench spec cannot give: build it in Python)."
             )
 
     def _fit(self, X, rng_seed):
@@ -267,14 +281,37 @@ def make_pyod_factory(name: str) -> Callable[..., PyODScorer]:
     ComponentLoadError
         When PyOD is not installed.
     """
-    canonical = _canonical_name(name)
+    return _PyODFactory(_canonical_name(name))
 
-    # contamination and random_state are named in the signature so callers that seed only the components
-    # accepting a seed (make_detector, Ensemble, bench) see that this one does.
-    def factory(*, contamination=0.1, random_state=None, **params) -> PyODScorer:
-        return pyod_scorer(canonical, contamination=contamination, random_state=random_state, **params)
 
-    factory.__name__ = factory.__qualname__ = f"pyod_{canonical}"
-    factory.__doc__ = (f"PyOD's {canonical} ({_scan_pyod()[canonical]}) as a drama2 scorer; keyword "
-                       "arguments other than contamination and random_state go to its constructor.")
-    return factory
+class _PyODFactory:
+    """``factory(*, contamination=0.1, random_state=None, **params) -> PyODScorer`` for one PyOD class.
+
+    Its signature is the PyOD constructor's keywords beside drama2's ``contamination`` and
+    ``random_state``, so generic parameter checks (bench, Ensemble member specs) name a misspelt PyOD
+    parameter with the closest real one before anything runs, and callers that seed only the components
+    taking a seed see that this one does.
+    """
+
+    def __init__(self, canonical: str):
+        self.canonical = canonical
+        self.__name__ = self.__qualname__ = f"pyod_{canonical}"
+        self.__doc__ = (f"PyOD's {canonical} ({_scan_pyod()[canonical]}) as a drama2 scorer; keyword "
+                        "arguments other than contamination and random_state go to its constructor.")
+
+    def __call__(self, *, contamination=0.1, random_state=None, **params) -> PyODScorer:
+        return pyod_scorer(self.canonical, contamination=contamination, random_state=random_state, **params)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        own = [inspect.Parameter("contamination", keyword, default=0.1),
+               inspect.Parameter("random_state", keyword, default=None)]
+        accepted, var_kw = _init_parameters(load_pyod_class(self.canonical))
+        theirs = [inspect.Parameter(name, keyword, default=None)
+                  for name in sorted(accepted - {"contamination", "random_state"})]
+        extra = [inspect.Parameter("params", inspect.Parameter.VAR_KEYWORD)] if var_kw else []
+        return inspect.Signature(own + theirs + extra)
+
+    def __repr__(self) -> str:
+        return f"<drama2 scorer factory pyod:{self.canonical}>"
