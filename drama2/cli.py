@@ -131,7 +131,8 @@ def demo_command(dataset, reducers, metrics, faithful, seed, as_json):
 @click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--datasets", help="Comma-separated dataset names [default: DRAMA simulations + ODDS files found].")
 @click.option("--reducers", help="Comma-separated reducers of the DRAMA grid, each with its own parameters if "
-                                 "needed, e.g. 'pca,ae[max_epochs=20]' [default: none,pca,ica,nmf].")
+                                 "needed, e.g. 'pca,ae[max_epochs=20]' [default: none,pca,ica,nmf; no grid when "
+                                 "only --scorers is given].")
 @click.option("--metrics", help="Comma-separated metrics of the DRAMA grid [default: all ten].")
 @click.option("--scorers", help="Whole detectors, e.g. 'eif,knn[n_neighbors=10],pyod:ECOD' [default: the paper's "
                                 "baselines, 'lof[n_neighbors=[5,10,35]],iforest'].")
@@ -168,6 +169,8 @@ def bench_command(config, progress, **flags):
         cfg = BenchConfig.from_yaml(config, **flags)
     else:
         flags.setdefault("datasets", default_datasets(flags.get("data_dir")))
+        if "scorers" in flags and not {"reducers", "metrics"} & flags.keys():
+            flags["reducers"] = []  # scorers chosen alone: no default DRAMA grid beside them
         cfg = BenchConfig(**flags)
     try:
         result = run_bench(cfg, argv=["drama2", "bench", *sys.argv[2:]], progress=progress)
@@ -189,7 +192,8 @@ def _print_bench_summary(result):
     if not means.empty:
         table = summary.comparison(means)
         view = Table(title=f"AUC per dataset (run directory {result.out})",
-                     caption="best DRAMA = the reducer × metric with the highest AUC, chosen with the labels")
+                     caption="best DRAMA = the reducer × metric with the highest AUC, chosen with the labels"
+                     if summary.BEST_DRAMA in table.columns else None)
         view.add_column("dataset")
         for column in table.columns:
             view.add_column(escape(column), justify="left" if column == "best DRAMA configuration" else "right")

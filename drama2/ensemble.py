@@ -202,6 +202,24 @@ def _weighted_median(S: np.ndarray, w: np.ndarray) -> np.ndarray:
     return 0.5 * (values[rows, lower] + values[rows, upper])
 
 
+def _positions(rows, X, what: str):
+    """``rows`` as row positions: a pandas Index holds labels of ``X``'s index, which are mapped to positions."""
+    if not (hasattr(rows, "get_indexer") and type(rows).__module__.startswith("pandas")) or rows.dtype == bool:
+        return rows
+    index = getattr(X, "index", None)
+    if index is None or not hasattr(index, "get_indexer"):
+        raise InvalidInputError(f"{what} is a pandas Index, whose values are labels, but X has no index to find "
+                                "them in; pass row positions (e.g. np.flatnonzero(mask)) or a boolean mask.")
+    if not index.is_unique:
+        raise InvalidInputError(f"{what} is a pandas Index of labels, but X's index repeats labels; pass row "
+                                "positions or a boolean mask instead.")
+    positions = index.get_indexer(rows)
+    if (positions < 0).any():
+        missing = list(rows[positions < 0][:5])
+        raise InvalidInputError(f"{what}: labels {missing} are not in X's index.")
+    return positions
+
+
 def _data_key(X: np.ndarray) -> tuple:
     return X.shape, hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).digest()
 
@@ -256,6 +274,8 @@ class Ensemble(BaseDetector):
         Normalised member scores of the training data (the cache re-weighting uses).
     weights_ : ndarray of shape (n_members,)
         The weights in use, summing to 1.
+    normalisation_ : str
+        The normalisation the fit used (scoring keeps it if ``normalisation`` is changed later).
     combination_ : str
         The combination in use: ``combination``, or ``"mean"`` after :meth:`select`
         (its weights already judge the members, which a median would discard).
@@ -341,6 +361,7 @@ class Ensemble(BaseDetector):
         self.estimators_ = [unit.estimator for unit in units]
         self.member_labels_ = labels
         self.member_fit_seconds_ = dict(zip(labels, seconds))
+        self.normalisation_ = self.normalisation  # what scoring uses, whatever set_params does later
         self._set_reference(raw)
         self.train_member_scores_ = self._normalise(raw)
         self.weights_ = self._check_weights(self.weights, len(labels))
@@ -371,14 +392,18 @@ class Ensemble(BaseDetector):
         return self.combine(np.column_stack([S, proximity]), np.append(self.weights_ * (1.0 - p), p))
 
     # ------------------------------------------------------------------ normalisation
+    def _normalisation(self) -> str:
+        # Models saved before normalisation_ was kept scored with the parameter, which they were fitted with.
+        return getattr(self, "normalisation_", self.normalisation)
+
     def _set_reference(self, raw: np.ndarray) -> None:
-        if self.normalisation == "rank":
+        if self._normalisation() == "rank":
             self._sorted_train = np.sort(raw, axis=0)
         else:
             self._centre, self._spread = robust_scale(raw)
 
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
-        if self.normalisation == "zscore":
+        if self._normalisation() == "zscore":
             return (raw - self._centre) / self._spread
         out = np.empty_like(raw)
         for j in range(raw.shape[1]):
@@ -416,10 +441,14 @@ class Ensemble(BaseDetector):
         """
         check_is_fitted(self, "decision_scores_")
         if X is None:
-            return self.train_member_scores_
-        X = check_array(X, estimator=self._name)
-        check_n_features(X, self.n_features_in_, estimator=self._name)
-        return self._normalised_member_scores(X)
+            scores = self.train_member_scores_
+        else:
+            X = check_array(X, estimator=self._name)
+            check_n_features(X, self.n_features_in_, estimator=self._name)
+            scores = self._normalised_member_scores(X)
+        view = scores.view()  # the cache itself: an edit would change every later reweight and select
+        view.setflags(write=False)
+        return view
 
     def combine(self, member_scores: np.ndarray, weights=None) -> np.ndarray:
         """Ensemble score from a normalised member-score matrix.
@@ -461,13 +490,25 @@ class Ensemble(BaseDetector):
         Returns
         -------
         self
+
+        Notes
+        -----
+        The weights given are the whole weighting: after :meth:`select`, the
+        labelled-anomaly proximity member is dropped (``proximity_weight_``
+        becomes 0).
         """
         check_is_fitted(self, "decision_scores_")
         if combination is not None and combination not in COMBINATIONS:
             raise InvalidInputError(f"combination must be one of {', '.join(COMBINATIONS)}, got {combination!r}.")
-        self.weights_ = self._check_weights(weights, len(self.member_labels_))
+        weights = self._check_weights(weights, len(self.member_labels_))
+        self.proximity_weight_ = 0.0
         if combination is not None:
             self.combination_ = combination
+        return self._use_weights(weights)
+
+    def _use_weights(self, weights: np.ndarray) -> "Ensemble":
+        """Set checked weights and recompute the training scores, threshold and labels."""
+        self.weights_ = weights
         self.decision_scores_ = self._combined(self.train_member_scores_, self._train_proximity)
         self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
@@ -511,8 +552,9 @@ class Ensemble(BaseDetector):
         X : array-like of shape (n_samples, n_features)
             The training data the ensemble was fitted on (the indices refer
             to its rows; its member scores come from the cache).
-        anomalies : array-like of int or bool
-            Row indices of known anomalies in ``X`` (at least one), or a boolean mask over its rows.
+        anomalies : array-like of int or bool, or pandas Index
+            Row indices of known anomalies in ``X`` (at least one), or a boolean mask over its rows. A
+            pandas Index holds labels of ``X``'s own index (``X.index[mask]``) and is mapped to positions.
         nominals : array-like of int or bool, optional
             Row indices of known nominal rows in ``X``, or a boolean mask.
         proximity : bool, default True
@@ -529,6 +571,8 @@ class Ensemble(BaseDetector):
         self
         """
         check_is_fitted(self, "decision_scores_")
+        anomalies, nominals = (_positions(rows, X, what) for rows, what in ((anomalies, "anomalies"),
+                                                                             (nominals, "nominals")))
         X = check_array(X, estimator=self._name)
         if _data_key(X) != self._train_key:
             raise InvalidInputError(
@@ -537,15 +581,14 @@ class Ensemble(BaseDetector):
         Xd = self.scaler_.to_distance_space(X) if proximity else None
         result = select_weights(self.train_member_scores_, anomalies, nominals, prior=self.weights_, Xd=Xd,
                                 prior_strength=prior_strength, temperature=temperature,
-                                normalisation=self.normalisation)
+                                normalisation=self._normalisation())
         self.proximity_weight_ = result.proximity_weight
         self._proximity_normalisation = result.normalisation
         self._anchors = result.anchors
         self._proximity_reference = result.proximity_reference
         self._train_proximity = result.train_proximity
         self.combination_ = "mean"
-        weights = result.weights
-        return self.reweight(weights)
+        return self._use_weights(self._check_weights(result.weights, len(self.member_labels_)))
 
     @staticmethod
     def _check_weights(weights, n_members: int) -> np.ndarray:

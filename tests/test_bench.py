@@ -72,6 +72,13 @@ def test_yaml_config_mirrors_the_flags(tmp_path):
     path.write_text("datasets: [wine]\nreducer: pca\n")
     with pytest.raises(InvalidInputError, match=r"unknown keys \['reducer'\]"):
         BenchConfig.from_yaml(path)
+    # A lone value reads as a list of one; a count or seed must be a whole number.
+    path.write_text("datasets: wine\nreducers: pca\nseeds: 1\n")
+    assert BenchConfig.from_yaml(path).seeds == [1]
+    for bad in ("seeds: [1.9]", "labelled_anomalies: [2.7]", "seeds: true"):
+        path.write_text(f"datasets: wine\nreducers: pca\n{bad}\n")
+        with pytest.raises(InvalidInputError, match="expected a list of int values"):
+            BenchConfig.from_yaml(path)
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -311,6 +318,12 @@ def test_cli_bench_then_report(tmp_path, monkeypatch):
     missing = runner.invoke(cli, ["report", str(tmp_path)])
     assert missing.exit_code != 0 and "not a bench run directory" in str(missing.exception)
 
+    # Scorers chosen alone run alone: the default DRAMA grid is not added beside them.
+    alone = runner.invoke(cli, ["bench", "--datasets", "synthetic-newclass-100", "--scorers", "iforest", "--out",
+                                str(tmp_path / "alone"), "--no-progress"])
+    assert alone.exit_code == 0, alone.output
+    assert "best DRAMA" not in alone.output and "1 fits" in alone.output
+
 
 def test_the_embedded_default_needs_no_download(monkeypatch, tmp_path):
     from drama2.bench.config import DEFAULT_SIMULATIONS, default_datasets
@@ -432,3 +445,16 @@ def test_a_list_valued_reducer_parameter_reaches_the_reducer(tmp_path):
         {"hidden_sizes": [16, 4], "max_epochs": 2}, {"max_epochs": 2}, {"max_epochs": 3}]
     results = run_bench(config, progress=False, report=False).results
     assert (results["status"] == "ok").all(), results[["pipeline", "error"]]
+
+
+def test_means_and_ranks_compare_columns_on_the_same_datasets():
+    from drama2.bench import summary
+
+    # "+7lab" is skipped on glass (too few anomalies); glass is the hard set, so a mean over the other two
+    # alone would flatter it.
+    table = pd.DataFrame({"ensemble": [0.93, 0.66, 0.94], "ensemble+7lab": [0.95, np.nan, 1.0]},
+                         index=pd.Index(["wbc", "glass", "wine"], name="dataset"))
+    stats = summary.mean_and_rank(table)
+    assert summary.incomplete_datasets(table) == ["glass"]
+    assert stats.loc["ensemble", "mean"] == pytest.approx((0.93 + 0.94) / 2)
+    assert stats["datasets"].tolist() == [2, 2] and stats.loc["ensemble", "average rank"] == 2.0

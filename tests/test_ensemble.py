@@ -79,6 +79,8 @@ def test_zscore_normalisation():
     median = np.median(raw, axis=0)
     mad = 1.4826 * np.median(np.abs(raw - median), axis=0)
     np.testing.assert_allclose(model.member_scores(), (raw - median) / mad)
+    with pytest.raises(ValueError, match="read-only"):  # the cache every reweight and select starts from
+        model.member_scores()[0, 0] = 1.0
 
 
 def test_combinations_follow_their_definition(fitted):
@@ -397,7 +399,8 @@ def test_bench_labelled_anomalies(tmp_path, data_dir, monkeypatch):
     members = 'ensemble[members=[["iforest", "knn[n_neighbors=10]"]]]'
     config = BenchConfig(datasets=["wine"], reducers=[], metrics=[], scorers=[members, "iforest"],
                          labelled_anomalies=[1, 3], seeds=[0], out=str(tmp_path / "run"))
-    run_bench(config, progress=False)
+    with pytest.warns(UserWarning, match="iforest cannot, so they get no"):
+        run_bench(config, progress=False)
     results = pd.read_csv(tmp_path / "run" / "results.csv")
     labelled = results[results.labelled_anomalies.notna()]
     assert sorted(labelled.labelled_anomalies) == [1, 3]  # iforest has no select: no labelled rows
@@ -406,6 +409,19 @@ def test_bench_labelled_anomalies(tmp_path, data_dir, monkeypatch):
     for _, row in labelled.iterrows():  # transductive: the labelled rows are left out of the evaluation
         assert row.n_test == base.n_test - row.labelled_anomalies
         assert row.n_outliers == base.n_outliers - row.labelled_anomalies
+
+    # Which other K a run asks for changes neither the unsupervised model nor a K's draw of labels.
+    only_3 = BenchConfig(datasets=["wine"], reducers=[], metrics=[], scorers=[members], labelled_anomalies=[3, 3],
+                         seeds=[0], out=str(tmp_path / "run3"))
+    assert only_3.labelled_anomalies == [3]  # a K given twice is one K
+    run_bench(only_3, progress=False)
+    again = pd.read_csv(tmp_path / "run3" / "results.csv").set_index("pipeline")["auc"]
+    first = results.set_index("pipeline")["auc"]
+    assert len(again) == 2 and again.to_dict() == {p: first[p] for p in again.index}
+    plain = BenchConfig(datasets=["wine"], reducers=[], metrics=[], scorers=[members], seeds=[0],
+                        out=str(tmp_path / "plain"))
+    run_bench(plain, progress=False)
+    assert pd.read_csv(tmp_path / "plain" / "results.csv")["auc"].tolist() == [base.auc]
 
 
 def test_cli_labelled_anomalies(tmp_path, data_dir, monkeypatch):
@@ -442,3 +458,40 @@ def test_selected_reweights_a_copy_and_leaves_the_ensemble_alone(fitted):
     np.testing.assert_allclose(chosen.weights_, reference.weights_)
     np.testing.assert_allclose(chosen.decision_scores_, reference.decision_scores_)
     assert not np.allclose(chosen.weights_, weights)
+
+
+def test_a_pandas_index_of_labels_selects_those_rows(fitted):
+    import pandas as pd
+
+    model, X, y = fitted
+    # A shuffled catalogue keeps its original row labels: X.index[y == 1] names rows by label, not position.
+    frame = pd.DataFrame(X, index=np.random.default_rng(0).permutation(len(X)) + 1000)
+    fitted_frame = _copy(model).fit(frame)
+    anomalies = np.flatnonzero(y)[:4]
+    by_label = fitted_frame.selected(frame, frame.index[anomalies])
+    by_position = fitted_frame.selected(frame, anomalies)
+    np.testing.assert_allclose(by_label.weights_, by_position.weights_)
+    with pytest.raises(InvalidInputError, match=r"labels \[5\] are not in X's index"):
+        fitted_frame.selected(frame, pd.Index([5]))
+    with pytest.raises(InvalidInputError, match="X has no index"):
+        _copy(model).selected(X, pd.Index(anomalies))
+
+
+def test_reweight_after_select_is_the_whole_weighting():
+    X, _ = planted(n=600, n_out=20, seed=4)
+    model = Ensemble(members=["knn[n_neighbors=50]", "drama[reducer=none, metric=correlation]"],
+                     random_state=0).fit(X)
+    chosen = model.selected(X, np.arange(5))
+    assert chosen.proximity_weight_ > 0  # the planted anomalies resemble each other
+    one_hot = np.eye(len(model.member_labels_))[0]
+    alone = _copy(chosen).reweight(one_hot)
+    assert alone.proximity_weight_ == 0
+    # Weight 1 on one member under the mean combination: the ensemble scores as that member does.
+    np.testing.assert_allclose(alone.decision_scores_, chosen.member_scores()[:, 0])
+
+
+def test_changing_normalisation_after_fit_keeps_scoring_with_the_fitted_one(fitted):
+    model, X, _ = fitted
+    changed = _copy(model).set_params(normalisation="zscore" if model.normalisation == "rank" else "rank")
+    assert changed.normalisation_ == model.normalisation
+    np.testing.assert_array_equal(changed.score_samples(X[:20] + 0.1), model.score_samples(X[:20] + 0.1))

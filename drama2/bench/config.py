@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -108,13 +109,26 @@ def _unique(values: list) -> list:
     return list(dict.fromkeys(values))
 
 
+def _strict_int(value) -> int:
+    """``int(value)`` for whole numbers only: 2.7 or True is not a count or a seed."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
 def parse_list(value, *, cast=str) -> list:
-    """A comma-separated string (flags) or a list (YAML) as a list of ``cast`` values."""
+    """A comma-separated string (flags), a list (YAML) or one value as a list of ``cast`` values."""
     if value is None:
         return []
-    items = _split_top_level(value) if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = _split_top_level(value)
+    elif isinstance(value, Iterable):
+        items = list(value)
+    else:  # a YAML scalar, ``seeds: 1``: a list of one
+        items = [value]
+    convert = _strict_int if cast is int else cast
     try:
-        return [cast(v) for v in items]
+        return [convert(v) for v in items]
     except (TypeError, ValueError):
         raise InvalidInputError(f"expected a list of {cast.__name__} values, got {value!r}.") from None
 
@@ -182,7 +196,7 @@ class BenchConfig:
         self.scorers = _unique(parse_list(self.scorers))
         self.split_levels = _unique(parse_list(self.split_levels, cast=int))
         self.seeds = _unique(parse_list(self.seeds, cast=int))
-        self.labelled_anomalies = parse_list(self.labelled_anomalies, cast=int)
+        self.labelled_anomalies = _unique(parse_list(self.labelled_anomalies, cast=int))
         if any(k < 1 for k in self.labelled_anomalies):
             raise InvalidInputError("labelled_anomalies must be positive counts, e.g. 1,3,5,10,20.")
         if self.protocol not in PROTOCOLS:

@@ -217,7 +217,8 @@ def _labelled_row(job: Job, k: int, model, X_train, y_train, X_test, y_test, row
 
 
 def _labelled_seed(job: Job, k: int) -> int:
-    digest = hashlib.sha256(json.dumps([job.key, k, "labelled"]).encode()).digest()
+    # From the job's settings and K alone: the same K draws the same rows whatever other K the run has.
+    digest = hashlib.sha256(json.dumps([job.random_state, k, "labelled"]).encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
 

@@ -38,13 +38,15 @@ class Job:
                     "reducer": self.reducer, "split_level": self.split_level, "metrics": list(self.metrics),
                     "drama_params": [list(p) for p in self.drama_params], "scorer": self.scorer,
                     "params": [list(p) for p in self.params]}
-        if self.labelled:  # only when used, so runs without it keep their keys (and resume)
-            identity["labelled"] = list(self.labelled)
         return identity
 
     def identity(self) -> dict:
         """Everything that determines the job's result."""
         identity = self._settings()
+        if self.labelled:  # only when used, so runs without it keep their keys (and resume)
+            # The K values decide which rows the job writes, so they are part of its key; they are not
+            # part of its seed, so the model and each K's labels do not depend on which other K were asked.
+            identity["labelled"] = list(self.labelled)
         if self.kind == "scorer" and self.protocol == "transductive":
             # Scored by the detector's own training scores (before 2026-11-23, kNN and LOF rows scored the
             # fitted rows again as new data): a new key, so such rows in older run directories are redone,

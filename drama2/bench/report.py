@@ -136,7 +136,14 @@ def _comparison_block(table: pd.DataFrame) -> Table:
     n = len(values)
     best |= {(n - 2, c) for c in _row_best(values[-2], range(1, len(columns) + 1))}
     best |= {(n - 1, c) for c in _row_best(values[-1], range(1, len(columns) + 1), higher_is_better=False)}
-    return Table(headers, values, best, "AUC; the best of each row in bold. Average rank: 1 = best on every dataset.")
+    note = "AUC; the best of each row in bold. Average rank: 1 = best on every dataset."
+    left_out = summary.incomplete_datasets(table)
+    if left_out and len(left_out) < len(table):
+        note += (f" Mean and average rank are over the {len(table) - len(left_out)} datasets with a score in every "
+                 f"column; left out: {', '.join(map(str, left_out))}.")
+    elif left_out:
+        note += " No dataset has a score in every column, so each mean is over that column's own datasets."
+    return Table(headers, values, best, note)
 
 
 def _row_best(row, columns, higher_is_better=True) -> list:

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def check_names(config: BenchConfig) -> None:
         if "random_state" in dict(spec.params):  # it would override every seed while results name the seed
             raise InvalidInputError(f"scorer {spec.label!r} sets random_state, which the bench sets for every job "
                                     "from its seeds; list the seeds to run instead (--seeds / seeds:).")
+    if config.labelled_anomalies:
+        blind = [spec.label for spec in config.scorer_specs if not hasattr(registry.load("scorers", spec.name),
+                                                                             "select")]
+        if blind:  # their rows would simply be missing from the K-labelled columns
+            warnings.warn(f"--labelled-anomalies applies to scorers that can select members with labels (an "
+                          f"ensemble); {', '.join(blind)} cannot, so they get no +K rows.", UserWarning, stacklevel=3)
     if config.executor != "dask":  # on a cluster the workers' devices count, not this machine's
         from drama2.device import resolve_device
 

@@ -59,11 +59,24 @@ def score_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c != "best DRAMA configuration"]
 
 
-def mean_and_rank(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean score and average rank (1 = best, ties share the mean rank) of each column over datasets."""
+def incomplete_datasets(table: pd.DataFrame) -> list:
+    """Datasets (rows) where some column has no score, e.g. a K-labelled pipeline skipped for too few anomalies."""
     scores = table[score_columns(table)].astype(float)
-    ranks = scores.rank(axis=1, ascending=False, method="average")
-    return pd.DataFrame({"mean": scores.mean(), "average rank": ranks.mean(), "datasets": scores.notna().sum()})
+    return list(scores.index[scores.isna().any(axis=1)])
+
+
+def mean_and_rank(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean score and average rank (1 = best, ties share the mean rank) of each column over datasets.
+
+    Columns are compared on the datasets every column has a score for (see :func:`incomplete_datasets`):
+    a column missing its hardest dataset would otherwise look better than it is. When no dataset has every
+    score, each column's mean is over its own datasets.
+    """
+    scores = table[score_columns(table)].astype(float)
+    complete = scores.dropna()
+    used = complete if len(complete) else scores
+    ranks = used.rank(axis=1, ascending=False, method="average")
+    return pd.DataFrame({"mean": used.mean(), "average rank": ranks.mean(), "datasets": used.notna().sum()})
 
 
 def heatmap(means: pd.DataFrame, dataset: str, score: str = "auc", split_level=None) -> pd.DataFrame:
