@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drama2.bench.store import RunStore
+
 #: Bootstrap draws of the seeds, and the generator's seed (the interval is the same on every run).
 N_DRAWS, DRAW_SEED = 2000, 0
 
@@ -60,7 +62,7 @@ def seed_bootstrap(results: pd.DataFrame, a: str = "ae", b: str = "pca") -> np.n
 
 
 def main(run_dir: Path) -> str:
-    results = pd.read_csv(run_dir / "results.csv")
+    results = RunStore(run_dir).read_results()  # results.csv, or the archived results.csv.gz
     table, metrics = best_metric_table(results)
     order = {"pca": 0, "ae": 1, "vae": 2}
     reducers = sorted(results.loc[results["scorer"] == "drama", "reducer"].dropna().unique(),

@@ -458,3 +458,17 @@ def test_means_and_ranks_compare_columns_on_the_same_datasets():
     assert summary.incomplete_datasets(table) == ["glass"]
     assert stats.loc["ensemble", "mean"] == pytest.approx((0.93 + 0.94) / 2)
     assert stats["datasets"].tolist() == [2, 2] and stats.loc["ensemble", "average rank"] == 2.0
+
+
+def test_an_archived_run_directory_with_gzipped_results_reads_back(finished_run, tmp_path):
+    import gzip
+    import shutil
+
+    from drama2.bench.store import RunStore
+
+    _config_, result = finished_run
+    archived = tmp_path / "archived"
+    archived.mkdir()
+    with open(result.out / "results.csv", "rb") as plain, gzip.open(archived / "results.csv.gz", "wb") as packed:
+        shutil.copyfileobj(plain, packed)
+    pd.testing.assert_frame_equal(RunStore(archived).read_results(), RunStore(result.out).read_results())

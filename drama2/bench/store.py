@@ -158,10 +158,12 @@ class RunStore:
         return path
 
     def read_results(self):
-        """results.csv as a pandas DataFrame."""
+        """results.csv (or a gzipped results.csv.gz, as archived run directories keep it) as a DataFrame."""
         import pandas as pd
 
         path = self.root / "results.csv"
+        if not path.is_file() and (self.root / "results.csv.gz").is_file():
+            path = self.root / "results.csv.gz"
         if not path.is_file():
             from drama2.errors import InvalidInputError
 
