@@ -96,31 +96,25 @@ class AERecon(BaseDetector):
         return arr.reshape(arr.shape[0], -1), tuple(arr.shape[1:])
 
     def fit(self, X, y=None):
-        rows, shape = self._shape_of(X)
-        had, previous = "sample_shape_" in self.__dict__, self.__dict__.get("sample_shape_")
-        self.sample_shape_ = shape  # read by _fit on BaseDetector's working copy
+        rows, self._fit_shape = self._shape_of(X)  # read by _fit on BaseDetector's working copy
         try:
             return super().fit(rows, y)
-        except BaseException:
-            if had:
-                self.sample_shape_ = previous
-            else:
-                del self.sample_shape_
-            raise
+        finally:
+            self.__dict__.pop("_fit_shape", None)
 
     fit.__doc__ = BaseDetector.fit.__doc__
 
+    @property
+    def sample_shape_(self):
+        shape = getattr(self.model_, "input_shape_", ())  # the model keeps the shape it was fitted on
+        return shape if len(shape) > 1 else None
+
     def _scores(self, X):
         rows, shape = self._shape_of(X)
-        fitted = getattr(self, "sample_shape_", None)
-        if shape is not None and fitted is not None and shape != fitted:
+        if shape is not None and "model_" in self.__dict__ and shape != self.sample_shape_:
             raise InvalidInputError(f"AERecon: samples of shape {shape} given to a model fitted on samples of shape "
-                                    f"{fitted}.")
+                                    f"{self.sample_shape_}.")
         return super()._scores(rows)
-
-    def _as_samples(self, X):
-        shape = getattr(self, "sample_shape_", None)
-        return X if shape is None else X.reshape(X.shape[0], *shape)
 
     def _latent_size(self, n_features: int):
         if isinstance(self.n_components, str) and self.n_components == "auto":
@@ -134,7 +128,8 @@ class AERecon(BaseDetector):
             params.setdefault("prior_weight", 0.0)
         model = model_cls(n_components=self._latent_size(X.shape[1]), device=self.device, random_state=rng_seed,
                           **params)
-        self.model_ = model.fit(self._as_samples(X))
+        shape = self.__dict__.get("_fit_shape")
+        self.model_ = model.fit(X if shape is None else X.reshape(X.shape[0], *shape))
 
     def _score(self, X):
         # Flat rows suit every model here: the networks give rows their sample shape themselves.
