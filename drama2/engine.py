@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 
 from drama2.device import check_random_state, resolve_device, seed_from
 from drama2.errors import InvalidInputError
+from drama2.outputs import ScoreOutputsMixin
 from drama2.persistence import Saveable
 from drama2.preprocessing import Scaler
 from drama2.registry import get_registry
@@ -65,7 +66,7 @@ class Leaf:
         return len(self.path)
 
 
-class Drama(Saveable, BaseEstimator):
+class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
     """DRAMA anomaly detector: distance to the nearest cluster prototype.
 
     Parameters

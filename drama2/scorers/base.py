@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 
 from drama2.device import check_random_state, seed_from
 from drama2.errors import InvalidInputError
+from drama2.outputs import ScoreOutputsMixin
 from drama2.persistence import Saveable
 from drama2.validation import (check_array, check_feature_names, check_is_fitted, check_n_features, reference_medians,
                                rows_digest, set_feature_names)
@@ -68,7 +69,7 @@ def contamination_threshold(scores: np.ndarray, contamination: float | str) -> f
     return float(np.percentile(scores, 100.0 * (1.0 - contamination)))
 
 
-class BaseDetector(Saveable, BaseEstimator):
+class BaseDetector(ScoreOutputsMixin, Saveable, BaseEstimator):
     """Base class of drama2's scorers: the detector contract via template methods.
 
     ``fit(X, y=None)`` validates ``X`` and ``contamination``, calls
