@@ -309,6 +309,7 @@ def main(argv=None):
     """Entry point of the ``drama2`` script: build the CLI with plugin commands and run it."""
     from drama2.errors import Drama2Error
 
+    _exit_cleanly_on_sigterm()
     try:
         for name in get_registry().add_commands(cli):
             print(f"drama2: plugin {name!r} failed to add its commands and was skipped "
@@ -326,6 +327,17 @@ def main(argv=None):
         # Errors a user caused (bad names, bad data, broken plugins in strict mode): one clear line.
         print(f"drama2: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _exit_cleanly_on_sigterm():
+    """Turn SIGTERM (``kill``, a batch system's time limit) into SystemExit, so ``finally`` blocks run: detect
+    removes its scratch directory and half-written output, bench closes its run store."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @cli.group("active")

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drama2.errors import InvalidInputError
+from drama2.errors import Drama2Error, InvalidInputError
 from drama2.ranking import (BUCKET_ROWS, OUTPUT_FORMATS, POSITION_COLUMN, SAMPLE_KEYS, KeySample, RankBuckets,
                             RankedWriter, Ranking, ScoreSpool, TopKeys)
 from drama2.sampling import TaggedSample
@@ -378,6 +378,7 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
     rng = np.random.default_rng(random_state)
 
     scratch = _Scratch(out)
+    saved = None
     try:
         with _Progress(progress) as bars:
             fitted = model is None
@@ -392,7 +393,8 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
             if save_model is not None:
                 from drama2.persistence import save
 
-                save(model, save_model, trusted=trusted)
+                save(model, save_model, trusted=trusted)  # now, so a failure while scoring keeps the fit
+                saved = save_model
             if explain_rows is None and not _is_drama(model):
                 explain_rows = DEFAULT_FALLBACK_EXPLAIN_ROWS
             # Ranks the writing pass must recognise before the output is sorted.
@@ -423,6 +425,15 @@ def detect(input, out, *, columns=None, exclude_columns=None, id_column=None, de
                                                   explain, explain_rows, n_named, chunk_rows,
                                                   figure, scratch, bars)
             seconds["write"] = time.perf_counter() - begin
+    except Exception as exc:
+        if saved is not None:
+            note = (f"The fitted model was saved to {saved} before this failure; pass it as the model (--model) "
+                    "to score again without refitting.")
+            if isinstance(exc, Drama2Error) and exc.args:  # the CLI prints only the message
+                exc.args = (f"{exc.args[0]} {note}", *exc.args[1:])
+            elif hasattr(exc, "add_note"):  # Python >= 3.11: shown with the traceback
+                exc.add_note(note)
+        raise
     finally:
         scratch.remove()
 
@@ -559,7 +570,6 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
     model's own training scores, as a row scored again as new data would be its own nearest neighbour
     (kNN, LOF and the ensemble's neighbour members) and rank too low.
     """
-    from drama2.explanations import anomaly_scores
 
     missing = _MissingCounter(features)
     reservoir = _Reservoir(REFERENCE_ROWS, rng) if need_reference else None
@@ -572,7 +582,7 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
         if not missing.rows or drop_nan:  # after the first bad row without drop_nan: only count the rest
             good = ~bad_rows
             if good.any():
-                scores[good] = anomaly_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
+                scores[good] = _new_row_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
             if fitted_rows is not None:
                 positions, own = fitted_rows
                 lo, hi = np.searchsorted(positions, [chunk.start, chunk.stop])
@@ -589,6 +599,22 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
     if reservoir is not None and reservoir.size:
         reference = np.median(reservoir.sample(), axis=0)
     return reference
+
+
+def _new_row_scores(model, X):
+    """Scores of ``X`` as new rows, whatever the chunk size.
+
+    An ensemble given exactly its training matrix answers with its cached training scores, in which no
+    row is its own neighbour; a chunk of that file is scored as new rows. Splitting the one chunk that is
+    the whole training matrix keeps a loaded model's scores independent of ``chunk_rows``.
+    """
+    from drama2.explanations import anomaly_scores
+
+    is_training_data = getattr(model, "is_training_data", None)
+    if is_training_data is None or X.shape[0] < 2 or not is_training_data(X):
+        return anomaly_scores(model, X)
+    half = X.shape[0] // 2
+    return np.concatenate([anomaly_scores(model, X[:half]), anomaly_scores(model, X[half:])])
 
 
 def _write(source, out, features, id_column, model, spool, ranking, explain, explain_rows, n_top, chunk_rows,

@@ -12,6 +12,7 @@ anomalous. torch is imported only when a model is fitted or used.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from drama2.device import check_random_state, resolve_device, seed_from
 from drama2.errors import InvalidInputError
 from drama2.outputs import ScoreOutputsMixin
 from drama2.persistence import Saveable
-from drama2.preprocessing import Scaler
+from drama2.preprocessing import SCALINGS, Scaler
 from drama2.registry import get_registry
 from drama2.scorers.base import check_contamination, contamination_threshold
 from drama2.validation import (accepts_parameter, check_array, check_component_params, check_feature_names,
@@ -78,7 +79,9 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
     clusterer : str, default "ward"
         Registered clusterer used to split each leaf in two (ward, kmeans, ...).
     split_levels : int, default 1
-        Number of binary split levels; at most ``2 ** split_levels`` prototypes.
+        Number of binary split levels, from 1 (one split of the training data
+        into two groups); at most ``2 ** split_levels`` prototypes. A group of
+        identical rows is never split.
     metric : str, default "l2"
         Registered metric name (``drama2 list metrics``).
     scaling : {"minmax", "robust", "standard", "global", "none"}, default "minmax"
@@ -93,8 +96,9 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         of a curved latent group may not. ``mean`` uses the members' mean.
         Reducers without an inverse always use the mean.
     min_leaf_size : int or float, default 0.05
-        Smallest group that makes a prototype: a count, or a share of the
-        training rows when below 1. Smaller groups make none (their members
+        Smallest group that makes a prototype: a count (at least 2), or a
+        share of the training rows when below 1 (never fewer than 2 rows).
+        Smaller groups make none (their members
         are scored against the other prototypes), so a handful of anomalies
         that cluster together cannot become a prototype of their own; leaves
         smaller than twice this are not split. :meth:`original` uses 2.
@@ -121,6 +125,9 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         Member mean, population covariance and size of each leaf (distance space).
     decision_scores_ : ndarray of shape (n_samples,)
         Anomaly scores of the training data.
+    metric_ : str or callable
+        The metric the model was fitted and thresholded with; scoring keeps
+        using it if ``metric`` is changed with ``set_params`` (refit to switch).
     threshold_ : float
         Score above which :meth:`predict` flags a sample.
     labels_ : ndarray of shape (n_samples,)
@@ -163,13 +170,20 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        if not isinstance(self.split_levels, (int, np.integer)) or self.split_levels < 1:
-            raise InvalidInputError(f"split_levels must be an integer >= 1, got {self.split_levels!r}.")
+        levels = self.split_levels
+        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+            raise InvalidInputError(f"split_levels must be an integer >= 1, got {levels!r}.")
         m = self.min_leaf_size
         if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not (
-                0 < m < 1 or (m >= 1 and float(m).is_integer())):
+                0 < m < 1 or (m >= 2 and float(m).is_integer())):
             raise InvalidInputError(
-                f"min_leaf_size must be a share in (0, 1) or an integer >= 1, got {self.min_leaf_size!r}.")
+                f"min_leaf_size must be a share in (0, 1) or an integer >= 2 (a prototype needs at least "
+                f"two members), got {self.min_leaf_size!r}.")
+        k = self.n_components
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidInputError(f"n_components must be an integer >= 1 (the latent size), got {k!r}.")
+        if self.scaling not in SCALINGS:
+            raise InvalidInputError(f"scaling must be one of {', '.join(map(repr, SCALINGS))}, got {self.scaling!r}.")
         if self.prototype not in PROTOTYPE_RULES:
             raise InvalidInputError(
                 f"prototype must be one of {', '.join(map(repr, PROTOTYPE_RULES))}, got {self.prototype!r}.")
@@ -231,6 +245,7 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
         # Fitted state is replaced only now, so a fit that fails midway leaves the previous fit usable.
         self.min_leaf_size_ = min_leaf
+        self.metric_ = self.metric  # scoring stays with the fitted metric after a later set_params
         self.device_ = device
         self.scaler_ = scaler
         self.leaves_ = leaves
@@ -258,6 +273,8 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         if leaf.size < 2 * min_leaf or (leaf.prototype is not None and leaf.size <= self.n_components):
             return [leaf]
         rows = Xr[leaf.members]
+        if not np.ptp(rows, axis=0).any():
+            return [leaf]  # identical rows: nothing to reduce or cluster
         reducer = reducer_cls(n_components=self.n_components, random_state=self._leaf_seed(rng), **reducer_params)
         # Plugin reducers need only fit, transform and (where they have one) inverse_transform.
         fitted = reducer.fit_transform(rows) if hasattr(reducer, "fit_transform") else reducer.fit(rows).transform(rows)
@@ -284,6 +301,11 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
     def _threshold(self, scores):
         return contamination_threshold(scores, check_contamination(self.contamination))
+
+    @property
+    def _fitted_metric(self):
+        # Models saved before ``metric_`` existed carry only ``metric``.
+        return getattr(self, "metric_", self.metric)
 
     # ------------------------------------------------------------------ scoring
     def _score_scaled(self, Xd, metric):
@@ -313,29 +335,30 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         ----------
         X : array-like or torch.Tensor of shape (n_samples, n_features)
         metric : str, optional
-            Score with another registered metric than ``self.metric``, reusing
-            this fit (how a DRAMA grid evaluates every metric with one fit).
+            Score with another registered metric than the fitted one
+            (``metric_``), reusing this fit (how a DRAMA grid evaluates every
+            metric with one fit).
 
         Returns
         -------
         ndarray (or tensor on X's device) of shape (n_samples,)
         """
         Xd, device = self._prepare(X)
-        return self._like_input(self._score_scaled(Xd, metric or self.metric), device)
+        return self._like_input(self._score_scaled(Xd, metric or self._fitted_metric), device)
 
     def decision_function(self, X):
         """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous)."""
         return self.score_samples(X)
 
     def predict(self, X):
-        """0/1 flags: 1 where the score exceeds ``threshold_``."""
+        """0/1 flags: 1 where the score (under the fitted metric) exceeds ``threshold_``."""
         Xd, _ = self._prepare(X)
-        return (self._score_scaled(Xd, self.metric) > self.threshold_).astype(np.int64)
+        return (self._score_scaled(Xd, self._fitted_metric) > self.threshold_).astype(np.int64)
 
     def nearest_leaf(self, X, metric=None):
         """Index into ``leaves_`` of each sample's nearest prototype."""
         Xd, _ = self._prepare(X)
-        return _nearest(Xd, self._prototypes_scaled, metric or self.metric, self.leaf_stats_, self.device_)[1]
+        return _nearest(Xd, self._prototypes_scaled, metric or self._fitted_metric, self.leaf_stats_, self.device_)[1]
 
 
 def _with_device(reducer_cls, params, device) -> dict:
@@ -350,6 +373,8 @@ def _nearest(Xd, prototypes, metric, stats, device):
     """Distance to and index of the nearest prototype; a non-finite distance is an error, never a score."""
     from drama2.metrics import nearest_prototype
 
+    if metric == "mahalanobis":
+        _warn_identical_leaves(stats)
     scores, index = nearest_prototype(Xd, prototypes, metric, stats, device=device)
     bad = ~np.isfinite(scores)
     if bad.any():
@@ -359,3 +384,17 @@ def _nearest(Xd, prototypes, metric, stats, device):
             "choose another metric."
         )
     return scores, index
+
+
+def _warn_identical_leaves(stats):
+    """A leaf of identical members has a zero covariance, whose pseudo-inverse is zero: every sample is
+    at Mahalanobis distance 0 from it, so every score is 0. Say so rather than rank on nothing."""
+    flat = np.flatnonzero(~stats.covariances.reshape(len(stats.covariances), -1).any(axis=1))
+    if flat.size:
+        warnings.warn(
+            f"Drama: leaves {flat.tolist()} have identical members (zero covariance), so every sample is at "
+            "Mahalanobis distance 0 from them and every score is 0; choose another metric or raise "
+            "min_leaf_size.",
+            UserWarning,
+            stacklevel=4,
+        )

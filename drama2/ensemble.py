@@ -375,9 +375,10 @@ class Ensemble(BaseDetector):
         return self._combined(self.train_member_scores_, self._train_proximity)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
+        # Every row is scored as new data, the training rows too (as PyOD's and scikit-learn's detectors
+        # do): the answer for a row never depends on which other rows came with it. The training rows'
+        # leave-self-out scores are decision_scores_.
         key = _data_key(X)
-        if key == self._train_key:  # the fit's own rows: the labelled anchors keep their leave-one-out proximity
-            return self._train_scores(X)
         closeness = None
         if self.proximity_weight_ > 0:
             closeness = normalise_against(self._proximity_reference,
@@ -413,8 +414,6 @@ class Ensemble(BaseDetector):
     def _normalised_member_scores(self, X: np.ndarray, key: tuple | None = None) -> np.ndarray:
         # One-entry cache: re-weighting and active-learning loops score the same rows many times.
         key = _data_key(X) if key is None else key
-        if key == self._train_key:
-            return self.train_member_scores_
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         Xs = self.scaler_.to_distance_space(X)
@@ -432,7 +431,9 @@ class Ensemble(BaseDetector):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or None
-            New data; None returns the cached training matrix.
+            Rows scored as new data (the training rows too: a neighbour-based
+            member then counts each row as its own neighbour); None returns
+            the training matrix, in which no row is its own neighbour.
 
         Returns
         -------

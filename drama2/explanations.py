@@ -296,7 +296,7 @@ def explain_drama(model, X) -> Explanation:
     Xd = model.scaler_.to_distance_space(X)
     P = _scaled_prototypes(model)
     stats = model.leaf_stats_
-    metric = model.metric
+    metric = getattr(model, "metric_", model.metric)
     device = getattr(model, "device_", "cpu")
     scores, nearest = _nearest(Xd, P, metric, stats, device)  # the model's scores, same non-finite check
     V = P[nearest]

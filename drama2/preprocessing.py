@@ -29,7 +29,9 @@ class Scaler:
         ``minmax`` maps each training feature to [0, 1]; ``robust`` centres on
         the median and divides by the inter-quartile range; ``standard`` uses
         mean and standard deviation; ``global`` is DRAMA's scalar scaling
-        (faithful mode only: the widest feature dominates every distance);
+        (``X / max(X)``, or ``X / max(|X|)`` when no value is positive, then
+        one min-max for the reducers; faithful mode only: the widest feature
+        dominates every distance);
         ``none`` leaves the data as it is.
     """
 
@@ -65,9 +67,13 @@ class Scaler:
         elif self.method == "standard":
             self.offset_, self.scale_ = X.mean(axis=0), X.std(axis=0)
         elif self.method == "global":
+            # DRAMA divides by max(X); when that is not positive (all-negative data) dividing by it
+            # would flip or blow up the data, so the largest magnitude is used instead.
             top = float(X.max())
+            if top <= 0:
+                top = float(np.abs(X).max()) or 1.0
             self.offset_ = np.zeros(d)
-            self.scale_ = np.full(d, top if top != 0 else 1.0)
+            self.scale_ = np.full(d, top)
             Xd = X / self.scale_
             low = float(Xd.min())
             width = float((Xd - low).max())

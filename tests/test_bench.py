@@ -135,6 +135,28 @@ def test_the_drama_blocks_reducer_params_are_checked_against_every_reducer(tmp_p
     assert not (tmp_path / "run" / "jobs").exists()
 
 
+@pytest.mark.parametrize("drama, message", [
+    ({"n_components": [2, 3]}, "drama: n_components must be an integer"),
+    ({"n_components": "3"}, "drama: n_components must be an integer"),
+    ({"n_components": None}, "drama: n_components must be an integer"),
+    ({"scaling": "glob"}, "drama: scaling must be one of"),
+    ({"min_leaf_size": 0}, "drama: min_leaf_size must be"),
+    ({"contamination": 0.9}, "drama: contamination"),
+    ({"clusterer": "wrd"}, "Did you mean 'ward'"),
+])
+def test_wrong_values_in_the_drama_block_fail_before_anything_runs(tmp_path, drama, message):
+    # Each used to fail every job one by one, or surface as a raw TypeError from the grid.
+    with pytest.raises((InvalidInputError, UnknownComponentError), match=message):
+        run_bench(_config(tmp_path, drama=drama), progress=False)
+    assert not (tmp_path / "run" / "jobs").exists()
+
+
+def test_drama_block_keys_may_be_written_with_dashes(tmp_path):
+    path = tmp_path / "bench.yaml"
+    path.write_text("datasets: [synthetic-newclass-100]\ndrama:\n  min-leaf-size: 2\n  scaling: global\n")
+    assert BenchConfig.from_yaml(path).drama == {"min_leaf_size": 2, "scaling": "global"}
+
+
 def test_a_name_listed_twice_runs_once(tmp_path):
     config = _config(tmp_path, datasets=["synthetic-newclass-100", "synthetic-newclass-100"],
                      reducers=["pca", "pca"], metrics=["l2", "l2"], scorers=[], seeds=[0, 0])

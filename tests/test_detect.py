@@ -526,3 +526,52 @@ def test_explanation_columns_never_outnumber_the_features_or_the_explained_rows(
     assert list(none.columns) == ["objid", "score", "rank", "prototype"]
     with pytest.raises(drama2.InvalidInputError, match="detect reads a table file"):
         detect(catalogue, tmp_path / "frame.csv")
+
+
+def test_a_saved_ensemble_scores_its_training_file_the_same_whatever_the_chunk_size(files, catalogue, tmp_path):
+    # In one chunk the whole training matrix would get the cached leave-self-out scores, in several chunks
+    # new-row scores: a loaded model scores every row as new data.
+    X = catalogue[FEATURES].to_numpy()
+    model = drama2.Ensemble(members=["knn[n_neighbors=5]", "lof[n_neighbors=10]"], random_state=0).fit(X)
+    path = model.save(tmp_path / "ens.drama2")
+    whole = detect(files["csv"], tmp_path / "whole.parquet", model=path, columns=FEATURES, id_column="objid",
+                   chunk_rows=10_000)
+    parts = detect(files["csv"], tmp_path / "parts.parquet", model=path, columns=FEATURES, id_column="objid",
+                   chunk_rows=70)
+    pd.testing.assert_frame_equal(pd.read_parquet(whole.out), pd.read_parquet(parts.out))
+    scored = pd.read_parquet(whole.out).set_index("objid").loc[catalogue["objid"], "score"].to_numpy()
+    np.testing.assert_allclose(scored, np.r_[model.score_samples(X[:300]), model.score_samples(X[300:])])
+
+
+def test_a_header_only_table_says_it_has_no_rows(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text("objid,g,r\n")
+    err = _error(capsys, tmp_path / "empty.csv", "--out", tmp_path / "x.csv", "--id-column", "objid")
+    assert "has columns but no rows" in err and "not numeric" not in err
+
+
+def test_a_failure_after_save_model_says_the_fit_was_kept(files, tmp_path, capsys, monkeypatch):
+    import drama2.detect as module
+    from drama2.errors import InvalidInputError
+
+    def failing(*args, **kwargs):
+        raise InvalidInputError("cannot write the output")
+
+    monkeypatch.setattr(module, "_output_table", failing)
+    err = _error(capsys, files["csv"], "--out", tmp_path / "x.csv", "--id-column", "objid",
+                 "--columns", ",".join(FEATURES), "--detector", DRAMA, "--save-model", tmp_path / "m.drama2")
+    assert "cannot write the output" in err and f"saved to {tmp_path / 'm.drama2'}" in err
+    assert drama2.load(tmp_path / "m.drama2").n_features_in_ == len(FEATURES)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_sigterm_runs_cleanup_before_exiting(tmp_path):
+    # A batch system's time limit sends SIGTERM: detect's scratch directory must still be removed.
+    import subprocess
+    import sys
+
+    marker = tmp_path / "cleaned"
+    code = ("import os, signal\nfrom drama2.cli import _exit_cleanly_on_sigterm\n_exit_cleanly_on_sigterm()\n"
+            f"try:\n    os.kill(os.getpid(), signal.SIGTERM)\n    signal.pause()\nfinally:\n"
+            f"    open({str(marker)!r}, 'w').close()\n")
+    done = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert done.returncode == 128 + 15 and marker.exists()

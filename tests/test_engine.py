@@ -251,3 +251,57 @@ def test_a_reducer_subclass_without_an_inverse_says_how_to_declare_it(rng, monke
     X, _ = blobs(rng, outliers=0)
     with pytest.raises(NotImplementedError, match="set has_inverse = False"):
         Drama(reducer="no-inverse", random_state=0).fit(X)
+
+
+def test_set_params_metric_after_fit_keeps_scoring_with_the_fitted_metric(rng):
+    # The threshold belongs to the fitted metric's scores: flags under another metric would be meaningless.
+    X, _ = blobs(rng)
+    model = Drama(metric="l2", random_state=0).fit(X)
+    scores, flags = model.score_samples(X), model.predict(X)
+    model.set_params(metric="canberra")
+    assert model.metric_ == "l2"
+    np.testing.assert_array_equal(model.score_samples(X), scores)
+    np.testing.assert_array_equal(model.predict(X), flags)
+    assert model.predict(X).mean() == pytest.approx(0.1, abs=0.02)
+    refit = clone(model).fit(X)
+    assert refit.metric_ == "canberra" and refit.predict(X).mean() == pytest.approx(0.1, abs=0.02)
+
+
+def test_global_scaling_of_all_negative_data_keeps_the_sign(rng):
+    # X / max(X) with a negative max would flip the data; the largest magnitude is used instead.
+    X, y = blobs(rng)
+    X = X - X.max() - 1.0
+    model = Drama.original(reducer="pca").fit(X)
+    assert (model.scaler_.scale_ > 0).all()
+    Xd = model.scaler_.to_distance_space(X)
+    assert Xd.min() >= -1.0 and Xd.max() < 0
+    np.testing.assert_allclose(model.prototypes_.min(), X.min(), rtol=0.5)  # prototypes back in input units
+    assert auc(y, model.decision_scores_) > 0.95
+
+
+def test_identical_rows_are_not_split_further(rng):
+    # Level 2 would hand ICA a group of identical rows, which it cannot whiten.
+    X = np.r_[np.zeros((60, 3)), rng.normal(5, 1, (60, 3))]
+    model = Drama(reducer="ica", split_levels=2, min_leaf_size=5, random_state=0).fit(X)
+    constant = [leaf for leaf in model.leaves_ if not np.ptp(X[leaf.members], axis=0).any()]
+    assert len(constant) == 1 and constant[0].size == 60 and len(constant[0].path) == 1
+
+
+def test_mahalanobis_warns_when_a_leaf_has_identical_members(rng):
+    X = np.r_[np.zeros((60, 3)), rng.normal(5, 1, (60, 3))]
+    with pytest.warns(UserWarning, match="identical members.*every score is 0"):
+        Drama(metric="mahalanobis", min_leaf_size=5, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"min_leaf_size": 1}, "integer >= 2"),
+    ({"min_leaf_size": 1.0}, "integer >= 2"),
+    ({"split_levels": True}, "split_levels"),
+    ({"n_components": [2, 3]}, "n_components"),
+    ({"n_components": "3"}, "n_components"),
+    ({"scaling": "glob"}, "scaling must be one of"),
+])
+def test_wrong_parameter_values_are_refused_before_fitting(params, message, rng):
+    X, _ = blobs(rng)
+    with pytest.raises(ValueError, match=message):
+        Drama(**params).fit(X)

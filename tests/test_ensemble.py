@@ -192,7 +192,18 @@ def test_new_data_scores_are_cached(fitted, monkeypatch):
     for estimator in model.estimators_:
         monkeypatch.setattr(estimator, "score_samples", _refuse)
     np.testing.assert_array_equal(model.score_samples(X_new), first)
-    np.testing.assert_array_equal(model.member_scores(X), model.train_member_scores_)
+    np.testing.assert_array_equal(model.member_scores(), model.train_member_scores_)
+
+
+def test_training_rows_are_scored_as_new_data_whatever_rows_come_with_them(fitted):
+    # A row's score must not depend on whether the array holds exactly the training matrix (drama2 detect
+    # scores a file in chunks); the leave-self-out training scores stay in decision_scores_.
+    model, X, _ = fitted
+    whole = model.score_samples(X)
+    np.testing.assert_allclose(whole, np.r_[model.score_samples(X[:150]), model.score_samples(X[150:])])
+    np.testing.assert_allclose(model.member_scores(X), np.r_[model.member_scores(X[:150]),
+                                                             model.member_scores(X[150:])])
+    assert not np.allclose(whole, model.decision_scores_)  # kNN / LOF members: each row is its own neighbour
 
 
 def test_failed_member_is_dropped_or_raised():
@@ -355,7 +366,7 @@ def test_select_takes_a_boolean_mask_or_a_scalar_like_the_indices_it_marks(fitte
 
 
 @pytest.mark.parametrize("normalisation", ["rank", "zscore"])
-def test_select_puts_proximity_on_the_members_scale_and_rescoring_the_fit_rows_changes_nothing(normalisation):
+def test_select_puts_proximity_on_the_members_scale_and_scores_fit_rows_row_by_row(normalisation):
     X, y = planted(n=600, n_out=20, seed=4)
     model = Ensemble(members=["knn[n_neighbors=50]", "drama[reducer=none, metric=correlation]"],
                      normalisation=normalisation, random_state=0).fit(X)
@@ -368,8 +379,10 @@ def test_select_puts_proximity_on_the_members_scale_and_rescoring_the_fit_rows_c
     else:
         assert abs(np.median(closeness)) < 1e-9
         assert np.median(np.abs(closeness)) * 1.4826 == pytest.approx(1.0)
-    # The fit's rows score as the fit scored them (the anchors keep their leave-one-out proximity).
-    np.testing.assert_array_equal(model.score_samples(X), model.decision_scores_)
+    # Scored again, the fit's rows are new data (each anchor is then its own nearest anchor), row by row,
+    # whatever rows come with them; their leave-one-out scores stay in decision_scores_.
+    np.testing.assert_allclose(model.score_samples(X), np.r_[model.score_samples(X[:300]),
+                                                             model.score_samples(X[300:])])
     X_new, y_new = planted(n=600, n_out=20, seed=5)
     assert roc_auc_score(y_new, model.score_samples(X_new)) > 0.99
     # A model saved before the proximity scale was recorded (no instance attribute) ranked that member.

@@ -164,6 +164,9 @@ class ActiveSession:
         self.ids = _check_ids(ids, self.n_rows)
         self._index = {i: k for k, i in enumerate(self.ids)}
         self.fitted_on_X = bool(fitted_on_X)
+        # An Ensemble recognises its training rows; the log header keeps the flag as the user gave it.
+        recognises = getattr(detector, "is_training_data", None)
+        self._on_training = self.fitted_on_X or (recognises is not None and recognises(self.X))
         self._log = None if store is None else LabelLog(store)
         logged, events = self._log.read() if self._log is not None and self._log.exists() else (None, [])
         resumed = _resumed_updater(updater, logged)
@@ -183,7 +186,7 @@ class ActiveSession:
                 f"detector {logged.get('detector', '(not recorded)')}, which does not fit this "
                 f"{type(detector).__name__} "
                 f"({exc}). Resume it with the detector it was written for, or use a new store path.") from exc
-        self.strategy.prepare(detector, self.X, self.fitted_on_X, self.seed)
+        self.strategy.prepare(detector, self.X, self._on_training, self.seed)
         self._codes = np.full(self.n_rows, _UNANSWERED, dtype=np.int8)
         self._order: list[int] = []
         self._pending: list[Query] = []
@@ -211,7 +214,7 @@ class ActiveSession:
             if digest is not None and digest != rows_digest(self.X):
                 raise InvalidInputError("fitted_on_X=True, but X is not the data the detector was fitted on (as many "
                                         "rows, other values); pass the training data, or fitted_on_X=False.")
-        scores = np.array(self.updater.bind(self.detector, self.X, self.fitted_on_X), dtype=np.float64)
+        scores = np.array(self.updater.bind(self.detector, self.X, self._on_training), dtype=np.float64)
         if scores.shape != (self.n_rows,):
             raise InvalidInputError(f"the updater gave {scores.shape} scores for {self.n_rows} rows.")
         return scores

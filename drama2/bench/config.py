@@ -237,6 +237,8 @@ class BenchConfig:
         if not isinstance(raw, dict):
             raise InvalidInputError(f"{path}: a bench config is a mapping of flag names to values.")
         raw = {key.replace("-", "_"): value for key, value in raw.items()}
+        if isinstance(raw.get("drama"), dict):  # Drama's keywords, written like the flags (min-leaf-size)
+            raw["drama"] = {str(key).replace("-", "_"): value for key, value in raw["drama"].items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:

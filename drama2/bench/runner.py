@@ -97,11 +97,29 @@ def check_names(config: BenchConfig) -> None:
         resolve_device(config.device)
     if config.reducers and config.metrics:
         check_parameters(Drama, dict(config.drama), component="drama (the DRAMA grid's settings)")
+        _check_drama_values(config.drama)
         grid_keys = {"reducer": "reducers", "split_levels": "split-levels", "random_state": "seeds",
                      "device": "device", "metric": "metrics"}
         clash = [f"{key!r} (use {grid_keys[key]})" for key in config.drama if key in grid_keys]
         if clash:
             raise InvalidInputError(f"drama: {', '.join(clash)} is set by the bench grid, not the drama block.")
+
+
+def _check_drama_values(settings: dict) -> None:
+    """Refuse a wrong value in the drama block (a list for n_components, an unknown scaling or clusterer, a
+    contamination above 0.5, ...) before any job runs, in the words Drama itself would use."""
+    from drama2.engine import Drama
+    from drama2.registry import get_registry
+
+    probe = Drama(**{key: value for key, value in settings.items() if key != "reducer_params"})
+    try:
+        probe._check_params()
+        get_registry().get("clusterers", probe.clusterer)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"drama: {exc}") from None
+    if not isinstance(probe.clusterer_params, (dict, type(None))):
+        raise InvalidInputError(
+            f"drama: clusterer_params must be a mapping of keyword arguments, got {probe.clusterer_params!r}.")
 
 
 def _versions() -> dict:

@@ -139,6 +139,10 @@ class TableStream:
 
         A column of numbers spoilt by a few other cells is reported with those cells' rows and values.
         """
+        sniffed = self._frame if self._frame is not None else getattr(self, "_sniff", None)
+        if self.n_rows == 0 or (sniffed is not None and len(sniffed) == 0):
+            # Checked first: the columns of an empty CSV read as text, which would be reported as not numeric.
+            raise InvalidInputError(f"{self.path}: the table has columns but no rows; there is nothing to score.")
         bad = self.non_numeric(names)
         vectors = self._records.vector_columns(names) if self._records is not None else []
         if vectors:
@@ -152,8 +156,9 @@ class TableStream:
                                         "--columns a,b,c (columns=[...]).")
         if bad:
             raise InvalidInputError(
-                f"{self.path}: column(s) {bad} are not numeric and cannot be features; choose the feature columns "
-                "with --columns a,b,c (columns=[...]), or name an identifier column with --id-column (id_column=).")
+                f"{self.path}: column(s) {bad} are not numeric and cannot be features; leave them out with "
+                "--exclude-columns (exclude_columns=[...]), choose the feature columns with --columns a,b,c "
+                "(columns=[...]), or name an identifier column with --id-column (id_column=).")
 
     # ------------------------------------------------------------------ reading
     def chunks(self, features, id_column=None, *, chunk_rows: int = 100_000, rows=None) -> Iterator[Chunk]:

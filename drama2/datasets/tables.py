@@ -117,8 +117,8 @@ def _read_npz(path: Path):
     return frame
 
 
-def from_table(path, columns=None, label=None, *, id_column=None, class_column=None, missing="error",
-               name=None, hdu=1) -> Dataset:
+def from_table(path, columns=None, label=None, *, id_column=None, class_column=None, exclude_columns=(),
+               missing="error", name=None, hdu=1) -> Dataset:
     """Load a user's table as a :class:`Dataset` ready for any detector.
 
     Parameters
@@ -128,14 +128,18 @@ def from_table(path, columns=None, label=None, *, id_column=None, class_column=N
         one 1-D array per column or ``X`` (n, d) with optional ``y`` (used as the
         label unless ``label`` says otherwise) and ``feature_names``.
     columns : list of str, optional
-        Feature columns. Default: every column except ``label``, ``id_column``
-        and ``class_column``.
+        Feature columns. Default: every column except ``label``, ``id_column``,
+        ``class_column`` and ``exclude_columns``.
     label : str, optional
-        Column of 0/1 anomaly labels (1 = anomaly), for evaluation.
+        Column of 0/1 anomaly labels (1 = anomaly), for evaluation. It should
+        not also be a feature (a warning says so when ``columns`` names it).
     id_column : str, optional
         Identifier column (e.g. an object id) kept in ``metadata["ids"]``.
     class_column : str, optional
         Column of class labels, exposed as ``Dataset.classes``.
+    exclude_columns : sequence of str, optional
+        Columns left out of the default features (text columns, other
+        catalogues' flags); ignored when ``columns`` is given.
     missing : {"error", "drop"}
         What to do with rows holding missing or non-finite values.
     name : str, optional
@@ -162,8 +166,17 @@ def from_table(path, columns=None, label=None, *, id_column=None, class_column=N
     if label is None and fmt == "npz" and "y" in frame.columns:  # the X/y convention of ODDS-style npz files
         label = "y"
         special.append("y")
-    _require_columns(path, frame, (list(columns) if columns is not None else []) + special)
-    features = list(columns) if columns is not None else [c for c in frame.columns if c not in special]
+    exclude_columns = [exclude_columns] if isinstance(exclude_columns, str) else list(exclude_columns or ())
+    _require_columns(path, frame, (list(columns) if columns is not None else []) + special + exclude_columns)
+    if len(frame) == 0:
+        raise InvalidInputError(f"{path}: the table has columns but no rows.")
+    if columns is not None:
+        features = list(columns)
+        if label is not None and label in features:
+            warnings.warn(f"{path}: the label column {label!r} is also a feature, so the detector sees the answer "
+                          "it is evaluated against; leave it out of columns=.", UserWarning, stacklevel=2)
+    else:
+        features = [c for c in frame.columns if c not in special and c not in exclude_columns]
     _require_numeric(path, frame, features)
     if not features:
         raise InvalidInputError(f"{path}: no feature columns left after removing {special}.")
@@ -203,12 +216,18 @@ def _require_numeric(path, frame, features):
 
     non_numeric = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if non_numeric:
-        raise InvalidInputError(f"{path}: column(s) {non_numeric} are not numeric and cannot be features; choose "
-                                "feature columns with columns=[...] (or declare an identifier with id_column=).")
+        raise InvalidInputError(f"{path}: column(s) {non_numeric} are not numeric and cannot be features; leave "
+                                "them out with exclude_columns=[...], choose the features with columns=[...], or "
+                                "declare an identifier with id_column=.")
 
 
 def _label_values(path, column) -> np.ndarray:
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        seen = column.dropna().unique()[:10].tolist()
+        raise InvalidInputError(f"{path}: label column {column.name!r} must hold 0/1 (1 = anomaly); found text "
+                                f"values {seen}. Map them to 0/1 first.") from None
     seen = np.unique(values[~np.isnan(values)])
     if not np.isin(seen, (0.0, 1.0)).all():
         raise InvalidInputError(f"{path}: label column {column.name!r} must hold 0/1 (1 = anomaly); found values "
