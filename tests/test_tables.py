@@ -65,6 +65,26 @@ def test_non_numeric_columns_are_rejected_by_name(catalogue, tmp_path):
     assert "id_column=" in str(err.value)
 
 
+def test_excluded_columns_leave_the_default_features(catalogue, tmp_path):
+    path = _write(catalogue, tmp_path / "cat.csv")
+    ds = from_table(path, label="is_anomaly", exclude_columns=["oid", "kind", "flagged"])
+    assert ds.metadata["feature_names"] == ["mag_g", "mag_r", "period"]
+    with pytest.raises(InvalidInputError, match="no column"):
+        from_table(path, label="is_anomaly", exclude_columns=["oid", "knd"])
+
+
+def test_a_label_column_among_the_features_is_warned_about(catalogue, tmp_path):
+    path = _write(catalogue, tmp_path / "cat.csv")
+    with pytest.warns(UserWarning, match="'is_anomaly' is also a feature"):
+        from_table(path, columns=["mag_g", "is_anomaly"], label="is_anomaly")
+
+
+def test_a_table_with_a_header_and_no_rows_says_so(tmp_path):
+    (tmp_path / "empty.csv").write_text("mag_g,mag_r\n")
+    with pytest.raises(InvalidInputError, match="columns but no rows"):
+        from_table(tmp_path / "empty.csv")
+
+
 def test_missing_values_are_an_error_by_default_and_can_be_dropped(catalogue, tmp_path):
     catalogue.loc[[3, 7], "mag_g"] = np.nan
     catalogue.loc[7, "period"] = np.inf
@@ -95,6 +115,10 @@ def test_labels_must_be_binary(catalogue, tmp_path):
     catalogue["is_anomaly"] = catalogue["is_anomaly"] * 2
     path = _write(catalogue, tmp_path / "cat.csv")
     with pytest.raises(InvalidInputError, match=r"'is_anomaly' must hold 0/1.*\[0\.0, 2\.0\]"):
+        from_table(path, columns=["mag_g"], label="is_anomaly")
+    catalogue["is_anomaly"] = np.where(catalogue["is_anomaly"] > 0, "yes", "no")
+    _write(catalogue, path)
+    with pytest.raises(InvalidInputError, match=r"'is_anomaly' must hold 0/1.*text values \['yes', 'no'\]"):
         from_table(path, columns=["mag_g"], label="is_anomaly")
 
 
