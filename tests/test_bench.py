@@ -326,6 +326,28 @@ def test_report_marks_the_best_and_draws_heatmaps(finished_run):
     assert "<table>" in html and "best" in html and "figures/comparison.png" in html
 
 
+def test_report_orders_numbers_in_names_by_value_and_counts_in_words(tmp_path):
+    from drama2.bench import report, summary
+
+    assert sorted(["lof[n_neighbors=35]", "lof[n_neighbors=5]", "lof[n_neighbors=10]", "ensemble+10lab",
+                   "ensemble+1lab"], key=summary.natural_key) == [
+        "ensemble+1lab", "ensemble+10lab", "lof[n_neighbors=5]", "lof[n_neighbors=10]", "lof[n_neighbors=35]"]
+    result = run_bench(_config(tmp_path, datasets=["synthetic-newclass-100"], reducers=["pca"], metrics=["l2"],
+                               scorers=["lof[n_neighbors=[35, 5, 10]]"], seeds=[0]), progress=False)
+    text = (result.out / "report.md").read_text()
+    assert "1 dataset, 4 fits" in text
+    header = next(line for line in text.splitlines() if line.startswith("| dataset | best DRAMA"))
+    assert header.index("n_neighbors=5]") < header.index("n_neighbors=10]") < header.index("n_neighbors=35]")
+    grid = summary.heatmap(summary.pipeline_means(result.results), "synthetic-newclass-100")
+    assert grid.attrs["split_level"] == 1  # named in the heatmap's title
+    written = (result.out / "results.csv").read_text().splitlines()
+    level = written[0].split(",").index("split_level")
+    assert {line.split(",")[level] for line in written[1:]} == {"1", ""}  # never 1.0
+    # Ties are judged as printed: two AUCs that read the same are both bold.
+    cells = report._best_cells([["a", 0.91234], ["b", 0.9124]], [1])
+    assert cells == {(0, 1), (1, 1)}
+
+
 def test_cli_bench_then_report(tmp_path, monkeypatch):
     runner = CliRunner()
     out = tmp_path / "cli"

@@ -47,9 +47,13 @@ def _best_cells(values: list[list], columns: list[int], higher_is_better=True) -
         column = [row[c] for row in values if isinstance(row[c], (int, float, np.floating)) and not np.isnan(row[c])]
         if not column:
             continue
-        target = max(column) if higher_is_better else min(column)
-        cells |= {(r, c) for r, row in enumerate(values) if row[c] == target}
+        target = _fmt(max(column) if higher_is_better else min(column))
+        cells |= {(r, c) for r, row in enumerate(values) if _fmt(row[c]) == target}  # ties as printed
     return cells
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # ---------------------------------------------------------------- figures
@@ -85,11 +89,12 @@ def draw_heatmap(grid: pd.DataFrame, title: str, path: Path) -> None:
                       aspect="auto")
     ax.set_xticks(range(n_cols), grid.columns, rotation=45, ha="right")
     ax.set_yticks(range(n_rows), grid.index)
-    best = np.nanmax(values) if finite.any() else None
+    best = f"{np.nanmax(values):.2f}" if finite.any() else None
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                    fontweight="bold" if v == best else "normal", color="black" if v > 0.75 else "white")
+            shown = f"{v:.2f}"
+            ax.text(j, i, shown, ha="center", va="center", fontsize=8,
+                    fontweight="bold" if shown == best else "normal", color="black" if v > 0.75 else "white")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, cax=cax, label="AUC")
     fig.savefig(path, dpi=100)
@@ -139,7 +144,7 @@ def _comparison_block(table: pd.DataFrame) -> Table:
     note = "AUC; the best of each row in bold. Average rank: 1 = best on every dataset."
     left_out = summary.incomplete_datasets(table)
     if left_out and len(left_out) < len(table):
-        note += (f" Mean and average rank are over the {len(table) - len(left_out)} datasets with a score in every "
+        note += (f" Mean and average rank are over the {_plural(len(table) - len(left_out), 'dataset')} with a score in every "
                  f"column; left out: {', '.join(map(str, left_out))}.")
     elif left_out:
         note += " No dataset has a score in every column, so each mean is over that column's own datasets."
@@ -150,14 +155,18 @@ def _row_best(row, columns, higher_is_better=True) -> list:
     numbers = {c: row[c] for c in columns if isinstance(row[c], (int, float, np.floating)) and not np.isnan(row[c])}
     if not numbers:
         return []
-    target = (max if higher_is_better else min)(numbers.values())
-    return [c for c, v in numbers.items() if v == target]
+    target = _fmt((max if higher_is_better else min)(numbers.values()))
+    return [c for c, v in numbers.items() if _fmt(v) == target]  # ties as printed
 
 
 def _dataset_block(means: pd.DataFrame, dataset: str) -> Table:
     rows = means[means["dataset"] == dataset]
-    drama = rows[summary.is_drama(rows)].sort_values("auc", ascending=False).head(TOP_DRAMA_ROWS)
-    shown = pd.concat([drama, rows[~summary.is_drama(rows)]])
+    # Stable order for ties: by score, then by name.
+    drama = rows[summary.is_drama(rows)].sort_values(["auc", "pipeline"], ascending=[False, True],
+                                                     kind="stable").head(TOP_DRAMA_ROWS)
+    others = rows[~summary.is_drama(rows)]
+    others = others.iloc[sorted(range(len(others)), key=lambda i: summary.natural_key(others["pipeline"].iloc[i]))]
+    shown = pd.concat([drama, others])
     headers = ["pipeline", "AUC", "MCC", "RWS", "fit s", "seeds"]
     values = [[p, a, m, r, f, int(s)] for p, a, m, r, f, s in
               shown[["pipeline", "auc", "mcc", "rws", "fit_seconds", "seeds"]].itertuples(index=False)]
@@ -191,7 +200,8 @@ def assemble(out: Path, frame: pd.DataFrame, manifest: dict) -> list:
     config = manifest.get("config", {})
     blocks = [("h1", "drama2 bench report"),
               ("p", f"Protocol **{config.get('protocol', '?')}**, seeds {config.get('seeds', '?')}, "
-                    f"{len(set(frame['dataset']))} datasets, {frame['job'].nunique()} fits, {len(frame)} evaluations "
+                    f"{_plural(len(set(frame['dataset'])), 'dataset')}, {_plural(frame['job'].nunique(), 'fit')}, "
+                    f"{_plural(len(frame), 'evaluation')} "
                     f"({', '.join(f'{n} {s}' for s, n in counts.items())}). drama2 "
                     f"{manifest.get('versions', {}).get('drama2', '?')}, device {manifest.get('device', '?')}, "
                     f"run {manifest.get('status', '?')} ({manifest.get('updated', '?')}).")]
@@ -214,7 +224,9 @@ def assemble(out: Path, frame: pd.DataFrame, manifest: dict) -> list:
             grid = summary.heatmap(means, dataset)
             if grid.size:
                 name = _figure_name(dataset)
-                draw_heatmap(grid, f"{dataset}: DRAMA AUC, reducer × metric", figures / name)
+                level = grid.attrs.get("split_level")
+                draw_heatmap(grid, f"{dataset}: DRAMA AUC, reducer × metric"
+                                   + (f", split level {level}" if level is not None else ""), figures / name)
                 blocks.append(("img", f"figures/{name}", f"{dataset} reducer × metric AUC heatmap"))
         blocks += [("h2", "Run time per pipeline"), ("table", _timing_block(frame))]
     problems = _problems_block(frame)
@@ -227,6 +239,11 @@ def assemble(out: Path, frame: pd.DataFrame, manifest: dict) -> list:
 
 
 # ---------------------------------------------------------------- renderers
+def _is_text_column(table: Table, i: int) -> bool:
+    """Whether column ``i`` holds only text (names, reasons), which reads better aligned left."""
+    return all(not isinstance(row[i], (int, float, np.number)) for row in table.rows if row[i] not in ("", None))
+
+
 def render_markdown(blocks: list) -> str:
     lines = []
     for block in blocks:
@@ -240,7 +257,8 @@ def render_markdown(blocks: list) -> str:
         else:
             table = block[1]
             lines.append("| " + " | ".join(table.headers) + " |")
-            lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(table.headers))) + "|")
+            lines.append("|" + "|".join("---" if i == 0 or _is_text_column(table, i) else "---:"
+                                        for i in range(len(table.headers))) + "|")
             for r, row in enumerate(table.rows):
                 cells = [_fmt(v) for v in row]
                 cells = [f"**{c}**" if (r, i) in table.best else c for i, c in enumerate(cells)]

@@ -145,6 +145,8 @@ class RunStore:
         import pandas as pd
 
         frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        # Whole numbers stay whole (split level 1, not 1.0) though scorer rows have no split level.
+        frame = frame.astype({name: "Int64" for name in ("split_level", "seed") if name in frame})
         path = self.root / "results.csv"
         write_atomic(path, frame.to_csv(index=False).encode())
         if not parquet:

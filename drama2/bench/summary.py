@@ -7,6 +7,8 @@ labels, like the DRAMA paper's Table 6, so it is an oracle, not a detector.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -43,9 +45,16 @@ def best_drama(means: pd.DataFrame, score: str = "auc") -> pd.DataFrame:
     return drama.loc[drama.groupby("dataset", sort=False)[score].idxmax()].set_index("dataset")
 
 
+def natural_key(text: str) -> list:
+    """Sort key that orders the numbers inside names by value: ``lof[n_neighbors=5]`` before
+    ``lof[n_neighbors=10]``, ``ensemble+1lab`` before ``ensemble+10lab``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(text))]
+
+
 def comparison(means: pd.DataFrame, score: str = "auc") -> pd.DataFrame:
     """Datasets × (best DRAMA, each other pipeline) table of ``score``, plus the best DRAMA's name."""
     others = means[~is_drama(means)].pivot(index="dataset", columns="pipeline", values=score)
+    others = others[sorted(others.columns, key=natural_key)]
     datasets = list(dict.fromkeys(means["dataset"]))
     table = pd.DataFrame(index=pd.Index(datasets, name="dataset"))
     best = best_drama(means, score)
@@ -88,7 +97,9 @@ def heatmap(means: pd.DataFrame, dataset: str, score: str = "auc", split_level=N
     grid = drama.pivot(index="reducer", columns="metric", values=score)
     reducers = list(dict.fromkeys(drama["reducer"]))
     metrics = list(dict.fromkeys(drama["metric"]))
-    return grid.reindex(index=reducers, columns=metrics)
+    grid = grid.reindex(index=reducers, columns=metrics)
+    grid.attrs["split_level"] = None if split_level is None else int(split_level)
+    return grid
 
 
 def timings(frame: pd.DataFrame) -> pd.DataFrame:
