@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import click
 
@@ -310,6 +311,8 @@ def main(argv=None):
     from drama2.errors import Drama2Error
 
     _exit_cleanly_on_sigterm()
+    plain = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
         for name in get_registry().add_commands(cli):
             print(f"drama2: plugin {name!r} failed to add its commands and was skipped "
@@ -327,6 +330,14 @@ def main(argv=None):
         # Errors a user caused (bad names, bad data, broken plugins in strict mode): one clear line.
         print(f"drama2: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        warnings.formatwarning = plain
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line read like its errors: one line, no source file or code line."""
+    kind = "warning" if category in (UserWarning, RuntimeWarning) else category.__name__
+    return f"drama2: {kind}: {message}\n"
 
 
 def _exit_cleanly_on_sigterm():

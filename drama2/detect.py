@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from drama2.errors import Drama2Error, InvalidInputError
+from drama2.preprocessing import CONSTANT_FEATURES_WARNING
 from drama2.ranking import (BUCKET_ROWS, OUTPUT_FORMATS, POSITION_COLUMN, SAMPLE_KEYS, KeySample, RankBuckets,
                             RankedWriter, Ranking, ScoreSpool, TopKeys)
 from drama2.sampling import TaggedSample
@@ -517,7 +518,14 @@ def _fit(source, features, estimator, fit_rows, rng, drop_nan, chunk_rows, bars)
     sample = reservoir.sample()
     if sample.shape[0] < 2:
         raise InvalidInputError(f"{source.path}: {sample.shape[0]} usable rows; fitting needs at least 2.")
-    estimator.fit(sample)
+    constant = [name for name, spread in zip(features, np.ptp(sample, axis=0)) if spread == 0]
+    if constant and len(constant) < len(features):  # all constant: the detector's own error says so
+        warnings.warn(f"{source.path}: column(s) {constant[:10]} are constant over the {sample.shape[0]} rows fitted "
+                      "on, so they carry no information; leave them out with --exclude-columns.", UserWarning,
+                      stacklevel=2)
+    with warnings.catch_warnings():  # said once above, by name, instead of by position from each scaler
+        warnings.filterwarnings("ignore", message=CONSTANT_FEATURES_WARNING, category=UserWarning)
+        estimator.fit(sample)
     estimator.feature_names_in_ = np.asarray(features, dtype=str)
     if not _is_drama(estimator):
         estimator.reference_medians_ = np.median(sample, axis=0)

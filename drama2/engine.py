@@ -226,7 +226,7 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
             )
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        scaler = Scaler(self.scaling).fit(X)
+        scaler = Scaler(self.scaling).fit(X, feature_names=getattr(data, "columns", None))
         Xd = scaler.to_distance_space(X)
         Xr = scaler.to_reducer_space(Xd)
 

@@ -321,7 +321,7 @@ class Ensemble(BaseDetector):
 
     def _fit(self, X: np.ndarray, rng_seed: int | None) -> None:
         from drama2.device import resolve_device
-        from drama2.preprocessing import Scaler
+        from drama2.preprocessing import CONSTANT_FEATURES_WARNING, Scaler
 
         parsed = _parse_members(self.members)
         device = resolve_device(self.device)
@@ -333,7 +333,9 @@ class Ensemble(BaseDetector):
             start = time.perf_counter()
             data = Xs if unit.scaled_input else X
             try:
-                unit.estimator.fit(data)
+                with warnings.catch_warnings():  # the ensemble's own scaler has warned about constant features
+                    warnings.filterwarnings("ignore", message=CONSTANT_FEATURES_WARNING, category=UserWarning)
+                    unit.estimator.fit(data)
                 unit_scores = [_member_train_scores(unit.estimator, data, metric) for metric in unit.metrics]
                 for scores in unit_scores:
                     if not np.isfinite(scores).all():

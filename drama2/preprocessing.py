@@ -15,9 +15,13 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 
-__all__ = ["Scaler", "SCALINGS"]
+__all__ = ["Scaler", "SCALINGS", "CONSTANT_FEATURES_WARNING"]
 
 SCALINGS = ("minmax", "robust", "standard", "global", "none")
+
+#: Pattern of the warning :meth:`Scaler.fit` gives for constant features; callers that have already said
+#: so (by column name, or an ensemble's own scaler before its members') filter the repeats with it.
+CONSTANT_FEATURES_WARNING = r"\d+ constant feature"
 
 
 class Scaler:
@@ -40,7 +44,8 @@ class Scaler:
             raise InvalidInputError(f"unknown scaling {method!r}; choose one of {', '.join(SCALINGS)}.")
         self.method = method
 
-    def fit(self, X: np.ndarray) -> "Scaler":
+    def fit(self, X: np.ndarray, feature_names=None) -> "Scaler":
+        """Fit on the training rows ``X``; ``feature_names`` name the columns in the constant-feature warning."""
         spread = X.max(axis=0) - X.min(axis=0)
         constant = spread == 0
         if constant.all() and X.shape[0] > 1:
@@ -49,8 +54,10 @@ class Scaler:
                 "check that the right columns were selected."
             )
         if constant.any() and self.method != "global":
+            where = np.flatnonzero(constant)[:10]
+            named = [str(feature_names[i]) for i in where] if feature_names is not None else where.tolist()
             warnings.warn(
-                f"{int(constant.sum())} constant feature(s) (columns {np.flatnonzero(constant)[:10].tolist()}) "
+                f"{int(constant.sum())} constant feature(s) (columns {named}) "
                 "carry no information; they are kept but scaled to 0.",
                 UserWarning,
                 stacklevel=3,

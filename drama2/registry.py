@@ -332,7 +332,10 @@ class Registry:
                 f"{kind[:-1]} {name!r} is registered by several plugins ({', '.join(r.provider for r in matches)}); "
                 f"use a qualified name: {qualified}."
             )
-        known = sorted({r.name for r in regs} | {r.qualified_name for r in regs})
+        # Suggest qualified names (provider:name) only when the user wrote one: for "dramma" the answer is
+        # "drama", not also "drama2:drama".
+        qualified_wanted = ":" in name
+        known = sorted({r.name for r in regs} | ({r.qualified_name for r in regs} if qualified_wanted else set()))
         same_letters = [k for k in known if k.lower() == name.lower()]  # "L2", "PCA": too short for difflib
         close = list(dict.fromkeys(same_letters + difflib.get_close_matches(name, known, n=3, cutoff=0.6)))[:3]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

@@ -575,3 +575,19 @@ def test_sigterm_runs_cleanup_before_exiting(tmp_path):
             f"    open({str(marker)!r}, 'w').close()\n")
     done = subprocess.run([sys.executable, "-c", code], timeout=60)
     assert done.returncode == 128 + 15 and marker.exists()
+
+
+def test_a_constant_column_is_named_once_and_cli_warnings_are_one_line(catalogue, tmp_path):
+    import subprocess
+    import sys
+
+    frame = catalogue.assign(flat=1.0)
+    frame.to_csv(tmp_path / "flat.csv", index=False)
+    # The default ensemble has a scaler per DRAMA member besides its own: still one warning, by name.
+    done = subprocess.run([sys.executable, "-m", "drama2", "detect", str(tmp_path / "flat.csv"), "--out",
+                           str(tmp_path / "o.csv"), "--id-column", "objid", "--exclude-columns", "kind", "--top", "3",
+                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "warning" in line.lower()]
+    assert warned == [f"drama2: warning: {tmp_path / 'flat.csv'}: column(s) ['flat'] are constant over the 600 rows "
+                      "fitted on, so they carry no information; leave them out with --exclude-columns."]

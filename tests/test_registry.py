@@ -87,6 +87,12 @@ def test_unknown_names_suggest_close_matches():
         registry.get("metrics", "mahalanobi")
     with pytest.raises(UnknownComponentError, match="kinds are"):
         registry.get("widgets", "x")
+    # Qualified names are suggested only for a qualified request: 'drama', not also 'drama2:drama'.
+    with pytest.raises(UnknownComponentError, match=r"Did you mean 'drama'\? Known") as info:
+        registry.get("scorers", "dramma")
+    assert "drama2:" not in str(info.value).split("Known")[0]
+    with pytest.raises(UnknownComponentError, match="Did you mean 'drama2:drama'"):
+        registry.get("scorers", "drama2:dramma")
 
 
 def test_lazy_targets_import_only_on_use():

@@ -415,7 +415,7 @@ class MCDSVDD(_SVDDBase):
         if len(classes) < 2:
             raise InvalidInputError(
                 f"MCDSVDD needs at least 2 inlier classes, but y_classes holds a single class "
-                f"({classes[0]!r}). Use deepsvdd (one centre) for one class, or omit y_classes to let MCDSVDD "
+                f"({classes.tolist()[0]!r}). Use deepsvdd (one centre) for one class, or omit y_classes to let MCDSVDD "
                 "find classes by clustering.")
         rare = [c for c, count in zip(classes.tolist(), counts.tolist()) if count < 2]
         if rare:
