@@ -313,20 +313,21 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
     def _prepare(self, X):
         check_is_fitted(self, "prototypes_")
-        is_tensor = hasattr(X, "detach") and hasattr(X, "device")
-        device = X.device if is_tensor else None
+        like = X if hasattr(X, "detach") and hasattr(X, "device") else None
         check_feature_names(self, X, name="Drama")
         X = check_array(X, estimator="Drama")
         check_n_features(X, self.n_features_in_, estimator="Drama")
-        return self.scaler_.to_distance_space(X), device
+        return self.scaler_.to_distance_space(X), like
 
     @staticmethod
-    def _like_input(values, device):
-        if device is None:
+    def _like_input(values, like):
+        """Scores as a tensor of the input's device and floating dtype when the input was a tensor."""
+        if like is None:
             return values
         import torch
 
-        return torch.as_tensor(values, device=device)
+        dtype = like.dtype if like.dtype.is_floating_point else None
+        return torch.as_tensor(values, device=like.device, dtype=dtype)
 
     def score_samples(self, X, metric=None):
         """Anomaly score of each sample: distance to the nearest prototype (higher = more anomalous).
@@ -341,10 +342,12 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
         Returns
         -------
-        ndarray (or tensor on X's device) of shape (n_samples,)
+        ndarray of shape (n_samples,)
+            A tensor on ``X``'s device, of ``X``'s floating dtype, when ``X``
+            is a tensor.
         """
-        Xd, device = self._prepare(X)
-        return self._like_input(self._score_scaled(Xd, metric or self._fitted_metric), device)
+        Xd, like = self._prepare(X)
+        return self._like_input(self._score_scaled(Xd, metric or self._fitted_metric), like)
 
     def decision_function(self, X):
         """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous)."""
@@ -375,6 +378,9 @@ def _nearest(Xd, prototypes, metric, stats, device):
 
     if metric == "mahalanobis":
         _warn_identical_leaves(stats)
+    if metric == "correlation" and Xd.shape[1] < 2:
+        raise InvalidInputError("Drama: the correlation metric compares the shapes of feature vectors, which a "
+                                "single feature does not have (every score would be 1); choose another metric.")
     scores, index = nearest_prototype(Xd, prototypes, metric, stats, device=device)
     bad = ~np.isfinite(scores)
     if bad.any():

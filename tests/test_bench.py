@@ -516,3 +516,14 @@ def test_an_archived_run_directory_with_gzipped_results_reads_back(finished_run,
     with open(result.out / "results.csv", "rb") as plain, gzip.open(archived / "results.csv.gz", "wb") as packed:
         shutil.copyfileobj(plain, packed)
     pd.testing.assert_frame_equal(RunStore(archived).read_results(), RunStore(result.out).read_results())
+
+
+def test_run_directory_files_are_readable_like_any_other_file(finished_run):
+    # Results are written through temporary files; they must not stay owner-only (0600) when renamed into place.
+    import os
+
+    _config_, result = finished_run
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.csv", "manifest.json"):
+        assert (result.out / name).stat().st_mode & 0o777 == 0o666 & ~umask

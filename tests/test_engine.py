@@ -179,7 +179,17 @@ def test_scores_new_data_and_accepts_tensors(rng):
     st = model.score_samples(torch.from_numpy(new))
     assert torch.is_tensor(st)
     np.testing.assert_allclose(st.numpy(), s)
+    single = model.score_samples(torch.from_numpy(new).float())  # torch in, torch out: same dtype
+    assert single.dtype == torch.float32
+    np.testing.assert_allclose(single.numpy(), s, rtol=1e-6)
     np.testing.assert_array_equal(model.predict(new), [0, 1])
+
+
+def test_correlation_refuses_a_single_feature(rng):
+    # The centred one-element vector is zero, so every correlation distance would be 1: no ranking at all.
+    X = rng.normal(size=(100, 1))
+    with pytest.raises(ValueError, match="single feature"):
+        Drama(reducer="none", metric="correlation").fit(X)
 
 
 def test_contamination_auto_uses_tukeys_fence(rng):

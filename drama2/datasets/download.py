@@ -14,13 +14,13 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 from drama2.errors import Drama2Error
+from drama2.files import temporary_beside
 
 __all__ = ["DownloadError", "ChecksumError", "download"]
 
@@ -123,7 +123,7 @@ def download(url: str, dest: Path, sha256: str | None, *, timeout: float = DEFAU
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Same directory as dest, so os.replace is an atomic rename on one file system; the dot prefix
     # and .part suffix keep it from being mistaken for a finished file while it is being written.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp_name = temporary_beside(dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -195,13 +195,15 @@ class BaseDetector(ScoreOutputsMixin, Saveable, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
-            float64 scores; a tensor on ``X``'s device when ``X`` is a tensor.
+            float64 scores; a tensor on ``X``'s device, of ``X``'s floating
+            dtype, when ``X`` is a tensor.
         """
         scores = self._scores(X)
-        if hasattr(X, "detach") and hasattr(X, "device"):  # torch in -> torch out, same device
+        if hasattr(X, "detach") and hasattr(X, "device"):  # torch in -> torch out, same device and dtype
             import torch
 
-            return torch.as_tensor(scores, device=X.device)
+            dtype = X.dtype if X.dtype.is_floating_point else None
+            return torch.as_tensor(scores, device=X.device, dtype=dtype)
         return scores
 
     def decision_function(self, X):
