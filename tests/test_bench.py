@@ -335,7 +335,11 @@ def test_report_orders_numbers_in_names_by_value_and_counts_in_words(tmp_path):
     result = run_bench(_config(tmp_path, datasets=["synthetic-newclass-100"], reducers=["pca"], metrics=["l2"],
                                scorers=["lof[n_neighbors=[35, 5, 10]]"], seeds=[0]), progress=False)
     text = (result.out / "report.md").read_text()
-    assert "1 dataset, 4 fits" in text
+    assert "1 dataset, 4 fits" in text and "DRAMA settings: Drama's defaults." in text
+    faithful = run_bench(_config(tmp_path, "faithful", datasets=["synthetic-newclass-100"], reducers=["pca"],
+                                 metrics=["l2"], scorers=[], seeds=[0],
+                                 drama={"scaling": "global", "min_leaf_size": 2}), progress=False)
+    assert "DRAMA settings: min_leaf_size=2, scaling='global'." in (faithful.out / "report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| dataset | best DRAMA"))
     assert header.index("n_neighbors=5]") < header.index("n_neighbors=10]") < header.index("n_neighbors=35]")
     grid = summary.heatmap(summary.pipeline_means(result.results), "synthetic-newclass-100")

@@ -171,7 +171,9 @@ def _dataset_block(means: pd.DataFrame, dataset: str) -> Table:
     values = [[p, a, m, r, f, int(s)] for p, a, m, r, f, s in
               shown[["pipeline", "auc", "mcc", "rws", "fit_seconds", "seeds"]].itertuples(index=False)]
     return Table(headers, values, _best_cells(values, [1, 2, 3]),
-                 f"Top {TOP_DRAMA_ROWS} DRAMA configurations and every other pipeline; best per column in bold.")
+                 f"Top {TOP_DRAMA_ROWS} DRAMA configurations and every other pipeline; best per column in bold. "
+                 "MCC flags the top-n scores (n = number of anomalies); RWS weighs hits in the top n by rank, the "
+                 "first most (results.csv also has rws_drama, the 2019 code's inverted weighting).")
 
 
 def _timing_block(frame: pd.DataFrame) -> Table:
@@ -204,7 +206,8 @@ def assemble(out: Path, frame: pd.DataFrame, manifest: dict) -> list:
                     f"{_plural(len(frame), 'evaluation')} "
                     f"({', '.join(f'{n} {s}' for s, n in counts.items())}). drama2 "
                     f"{manifest.get('versions', {}).get('drama2', '?')}, device {manifest.get('device', '?')}, "
-                    f"run {manifest.get('status', '?')} ({manifest.get('updated', '?')}).")]
+                    f"run {manifest.get('status', '?')} ({manifest.get('updated', '?')}). "
+                    + _drama_settings(config))]
     if means.empty:
         blocks.append(("p", "No evaluation finished successfully; see the problems below."))
     else:
@@ -236,6 +239,16 @@ def assemble(out: Path, frame: pd.DataFrame, manifest: dict) -> list:
                ("p", f"Command: `{' '.join(manifest.get('command', []))}`; git revision "
                      f"{manifest.get('git_revision') or 'unknown'}; full details in manifest.json.")]
     return blocks
+
+
+def _drama_settings(config: dict) -> str:
+    """The drama block's settings in words, so a reader knows which DRAMA (e.g. the faithful 2019 mode) ran."""
+    settings = config.get("drama") or {}
+    if not config.get("reducers") or not config.get("metrics"):
+        return ""
+    if not settings:
+        return "DRAMA settings: Drama's defaults."
+    return "DRAMA settings: " + ", ".join(f"{key}={value!r}" for key, value in sorted(settings.items())) + "."
 
 
 # ---------------------------------------------------------------- renderers
