@@ -233,6 +233,12 @@ def _build(job: Job, device: str, X_train, X_test):
         params.setdefault("metric", "drama2:l2")
         model = Drama(reducer=job.reducer_spec.name, split_levels=job.split_level, device=device,
                       random_state=job.random_state, **params)
+        # Import the components now, so the first job's fit time is not charged with the imports.
+        from drama2.registry import get_registry
+
+        import drama2.metrics  # noqa: F401
+        get_registry().load("reducers", model.reducer)
+        get_registry().load("clusterers", model.clusterer)
         return model, X_train, X_test
     model = _make_scorer(job, device)
     if job.protocol == "split":
