@@ -81,12 +81,12 @@ def main() -> None:
         print(f"the frozen initial ranking finds {static[-1]:.0f} in as many queries")
     if session.weights is not None and args.detector == "ensemble":
         order = np.argsort(-session.weights)
-        print("member weights now: " + ", ".join(f"{ensemble.member_labels_[j]} {session.weights[j]:.2f}"
-                                                  for j in order[:5]))
+        print(f"the {min(5, len(order))} largest of {len(order)} member weights now: "
+              + ", ".join(f"{ensemble.member_labels_[j]} {session.weights[j]:.2f}" for j in order[:5]))
         share = getattr(session.updater, "proximity_weight", 0.0)
         if share > 0:  # select's extra member: closeness to the anomalies labelled so far
             print(f"closeness to the labelled anomalies carries {share:.2f} of the score; "
-                  f"the member weights above share the other {1 - share:.2f}")
+                  f"the member weights (all {len(order)}, not only those above) share the other {1 - share:.2f}")
         # To score new data with what AAD learnt (a weighted mean of the members):
         # ensemble.reweight(session.weights, combination="mean").score_samples(X_new);
         # after updater='select': ensemble.select(data.X, anomalies, nominals) with the labelled row indices.
