@@ -161,6 +161,23 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         keeps none of the original's bugs (chunked clustering, phantom
         prototypes, NaN as normal). Prefer the default ``Drama()`` for new work:
         the global scaling lets the widest feature dominate every distance.
+
+        Parameters
+        ----------
+        reducer : str, default "pca"
+            Registered reducer name, as for ``Drama``.
+        metric : str, default "l2"
+            Registered metric name, as for ``Drama``.
+        split_levels : int, default 1
+            Number of binary split levels, as for ``Drama``.
+        **params
+            Any other ``Drama`` parameters; they override the original's
+            settings listed above.
+
+        Returns
+        -------
+        Drama
+            An unfitted detector with the original's settings.
         """
         settings = dict(reducer=reducer, metric=metric, split_levels=split_levels, n_components=2,
                         clusterer="ward", scaling="global", prototype="decode", min_leaf_size=2,
@@ -350,16 +367,53 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         return self._like_input(self._score_scaled(Xd, metric or self._fitted_metric), like)
 
     def decision_function(self, X):
-        """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous)."""
+        """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Samples to score, with the fitted metric.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Anomaly scores; a tensor on ``X``'s device, of ``X``'s floating
+            dtype, when ``X`` is a tensor.
+        """
         return self.score_samples(X)
 
     def predict(self, X):
-        """0/1 flags: 1 where the score (under the fitted metric) exceeds ``threshold_``."""
+        """0/1 flags: 1 where the score (under the fitted metric) exceeds ``threshold_``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Samples to flag.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,)
+            1 for samples flagged as anomalous, 0 otherwise.
+        """
         Xd, _ = self._prepare(X)
         return (self._score_scaled(Xd, self._fitted_metric) > self.threshold_).astype(np.int64)
 
     def nearest_leaf(self, X, metric=None):
-        """Index into ``leaves_`` of each sample's nearest prototype."""
+        """Index into ``leaves_`` of each sample's nearest prototype.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Samples to assign.
+        metric : str or callable, optional
+            Registered metric name (or kernel) to measure nearness with;
+            defaults to the fitted one (``metric_``).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+            Index into ``leaves_`` (and ``prototypes_``) for each sample.
+        """
         Xd, _ = self._prepare(X)
         return _nearest(Xd, self._prototypes_scaled, metric or self._fitted_metric, self.leaf_stats_, self.device_)[1]
 

@@ -521,6 +521,17 @@ class Ensemble(BaseDetector):
         """Whether ``X`` holds exactly the rows the ensemble was fitted on (same values, same order).
 
         On those rows the member scores come from the fit's cache, and :meth:`select` accepts them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to compare (by shape and a hash of their values) with the
+            training data.
+
+        Returns
+        -------
+        bool
+            True when ``X`` equals the training data, row for row.
         """
         check_is_fitted(self, "decision_scores_")
         return _data_key(check_array(X, estimator=self._name)) == self._train_key

@@ -80,7 +80,19 @@ def _top_n(n, y) -> int:
 
 
 def auc(y_true, scores) -> float:
-    """Area under the ROC curve (ties count one half, as in :func:`sklearn.metrics.roc_auc_score`)."""
+    """Area under the ROC curve (ties count one half, as in :func:`sklearn.metrics.roc_auc_score`).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    float in [0, 1]
+    """
     from sklearn.metrics import roc_auc_score
 
     y, s = _check(y_true, scores)
@@ -88,7 +100,19 @@ def auc(y_true, scores) -> float:
 
 
 def ap(y_true, scores) -> float:
-    """Average precision, as :func:`sklearn.metrics.average_precision_score` (tied scores share a threshold)."""
+    """Average precision, as :func:`sklearn.metrics.average_precision_score` (tied scores share a threshold).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    float in [0, 1]
+    """
     from sklearn.metrics import average_precision_score
 
     y, s = _check(y_true, scores)
@@ -96,7 +120,22 @@ def ap(y_true, scores) -> float:
 
 
 def precision_at_n(y_true, scores, n: int | None = None) -> float:
-    """Expected share of anomalies among the ``n`` top-scored samples (default: n = number of anomalies)."""
+    """Expected share of anomalies among the ``n`` top-scored samples (default: n = number of anomalies).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite anomaly scores, higher = more anomalous.
+    n : int, optional
+        Number of top-scored samples to consider, ``1 <= n <= len(y_true)``
+        (default: the number of anomalies).
+
+    Returns
+    -------
+    float in [0, 1]
+    """
     y, s = _check(y_true, scores)
     n = _top_n(n, y)
     return float(_expected_labels(y, s)[:n].sum() / n)
@@ -110,6 +149,21 @@ def mcc(y_true, scores, n: int | None = None) -> float:
     ``n`` the general confusion-matrix formula is used. Ties at the cut-off
     count fractionally (the expectation over tie orders, which is exact
     because MCC is linear in the number of hits when the flagged count is fixed).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n_samples,)
+        Finite anomaly scores, higher = more anomalous.
+    n : int, optional
+        Number of top-scored samples to flag, ``1 <= n <= len(y_true)``
+        (default: the number of anomalies).
+
+    Returns
+    -------
+    float in [-1, 1]
+        0.0 when the coefficient is undefined (a zero denominator).
     """
     y, s = _check(y_true, scores)
     n = _top_n(n, y)
@@ -138,6 +192,17 @@ def rws(y_true, scores) -> float:
     """Rank-weighted score: hits among the top n (n = number of anomalies), weight n + 1 - k at rank k.
 
     The top-ranked hit counts most; 1.0 means the n anomalies are exactly the n top-scored samples.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    float in [0, 1]
     """
     return _rank_weighted(y_true, scores, top_hit_weighs_most=True)
 
@@ -146,12 +211,37 @@ def rws_drama(y_true, scores) -> float:
     """The original DRAMA code's RWS, with inverted weights (weight k at rank k: the top hit counts least).
 
     Provided only to compare with numbers published with DRAMA (2019); prefer :func:`rws`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    float in [0, 1]
     """
     return _rank_weighted(y_true, scores, top_hit_weighs_most=False)
 
 
 def evaluate(y_true, scores) -> dict[str, float]:
-    """All metrics of this module in one dict: auc, ap, mcc, rws, rws_drama, p_at_n."""
+    """All metrics of this module in one dict: auc, ap, mcc, rws, rws_drama, p_at_n.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0/1 labels, 1 = anomaly; both classes must be present.
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    dict of str to float
+        Keys ``auc``, ``ap``, ``mcc``, ``rws``, ``rws_drama`` and ``p_at_n``;
+        the top-n metrics use n = the number of anomalies.
+    """
     return {
         "auc": auc(y_true, scores),
         "ap": ap(y_true, scores),
@@ -233,7 +323,22 @@ def ranking_discovery_curve(y_true, scores, budget: int | None = None) -> np.nda
 
 
 def random_discovery_curve(n_anomalies: int, n_samples: int, budget: int) -> np.ndarray:
-    """Expected discovery curve of querying rows at random: ``D(k) = k · n_anomalies / n_samples``."""
+    """Expected discovery curve of querying rows at random: ``D(k) = k · n_anomalies / n_samples``.
+
+    Parameters
+    ----------
+    n_anomalies : int
+        Number of anomalies in the data, ``0 <= n_anomalies <= n_samples``.
+    n_samples : int
+        Number of rows in the data (at least 1).
+    budget : int
+        Number of queries, ``0 <= budget <= n_samples``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (budget,)
+        ``out[k - 1]`` is the expected ``D(k)``.
+    """
     if not 0 <= n_anomalies <= n_samples or n_samples < 1:
         raise InvalidInputError(f"need 0 <= n_anomalies <= n_samples and n_samples >= 1, "
                                 f"got {n_anomalies} and {n_samples}.")
@@ -242,7 +347,20 @@ def random_discovery_curve(n_anomalies: int, n_samples: int, budget: int) -> np.
 
 
 def optimal_discovery_curve(n_anomalies: int, budget: int) -> np.ndarray:
-    """Best possible discovery curve: every query finds an anomaly until none is left, ``min(k, n)``."""
+    """Best possible discovery curve: every query finds an anomaly until none is left, ``min(k, n)``.
+
+    Parameters
+    ----------
+    n_anomalies : int
+        Number of anomalies in the data (``n``, at least 0).
+    budget : int
+        Number of queries (a non-negative integer).
+
+    Returns
+    -------
+    numpy.ndarray of shape (budget,)
+        ``out[k - 1] = min(k, n_anomalies)``.
+    """
     if n_anomalies < 0:
         raise InvalidInputError(f"n_anomalies must be >= 0, got {n_anomalies}.")
     budget = _check_budget(budget, None)

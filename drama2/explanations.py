@@ -134,7 +134,18 @@ class Explanation:
         return top_features(self.contributions, self.top if k is None else k)
 
     def top_feature_names(self, k: int | None = None) -> list[list[str]]:
-        """Names of the ``k`` (default :attr:`top`) most contributing features of each row, largest first."""
+        """Names of the ``k`` (default :attr:`top`) most contributing features of each row, largest first.
+
+        Parameters
+        ----------
+        k : int, optional
+            How many features per row (at most the number of features); default :attr:`top`.
+
+        Returns
+        -------
+        list of list of str
+            One list of ``k`` feature names per row, as ordered by :meth:`top_features`.
+        """
         index, _ = self.top_features(k)
         names = list(self.feature_names)
         return [[names[j] for j in row] for row in index]
@@ -170,7 +181,26 @@ class Explanation:
         return pd.DataFrame(self.contributions, columns=list(self.feature_names))
 
     def plot(self, path, *, rows=None, n: int = 6, top: int = 3, labels=None):
-        """Write the sample-vs-prototype figure of :func:`plot_explanation` to ``path``."""
+        """Write the sample-vs-prototype figure of :func:`plot_explanation` to ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            Image file to write (``.png``, ``.pdf`` or ``.svg``); its directory must exist.
+        rows : sequence of int, optional
+            Which rows to show; default the ``n`` highest-scoring.
+        n : int, default 6
+            Number of panels when ``rows`` is not given.
+        top : int, default 3
+            Features marked per panel.
+        labels : sequence of str, optional
+            One panel title prefix per shown row; default ``row <i>``.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         return plot_explanation(self, path, rows=rows, n=n, top=top, labels=labels)
 
 

@@ -114,7 +114,21 @@ class LeafStats:
         return self._cache["precisions"]
 
     def tensor(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        """Statistic ``name`` (``means``, ``inverse_sigmas``, ``precisions``) as a tensor matching ``like``."""
+        """Statistic ``name`` (``means``, ``inverse_sigmas``, ``precisions``) as a tensor matching ``like``.
+
+        Parameters
+        ----------
+        name : str
+            Attribute or method of this object giving the statistic, e.g.
+            ``"means"``, ``"inverse_sigmas"`` or ``"precisions"``.
+        like : torch.Tensor
+            Tensor whose device and dtype the result takes.
+
+        Returns
+        -------
+        torch.Tensor
+            The statistic, converted once per (name, device, dtype) and cached.
+        """
         key = (name, like.device, like.dtype)
         if key not in self._cache:
             value = getattr(self, name)
@@ -209,7 +223,19 @@ METRIC_NAMES = ("l1", "l2", "l4", "wl2", "wl4", "braycurtis", "chebyshev", "canb
 
 
 def get_metric(metric: str | Callable) -> Callable:
-    """The kernel for a metric name (resolved through the plugin registry) or a kernel itself."""
+    """The kernel for a metric name (resolved through the plugin registry) or a kernel itself.
+
+    Parameters
+    ----------
+    metric : str or callable
+        A registered metric name (``drama2 list metrics``), or a kernel, which
+        is returned unchanged.
+
+    Returns
+    -------
+    callable
+        Kernel ``kernel(X, P, stats) -> D`` giving (m, K) distances.
+    """
     if callable(metric):
         return metric
     from drama2.registry import get_registry
@@ -305,10 +331,30 @@ def nearest_prototype(X, prototypes, metric="l2", stats: LeafStats | None = None
                       dtype=torch.float64, chunk_elements: int | None = None):
     """Distance to, and index of, the nearest prototype for every sample (memory O(n), not O(nK)).
 
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor of shape (n, d)
+        Samples.
+    prototypes : array-like or torch.Tensor of shape (K, d)
+        Prototypes (one per leaf).
+    metric : str or callable, default "l2"
+        A registered metric name or a kernel.
+    stats : LeafStats, optional
+        Leaf statistics; required by ``wl2``, ``wl4`` and ``mahalanobis``.
+    device : str or torch.device, default "cpu"
+        Where to compute.
+    dtype : torch.dtype, default torch.float64
+        Compute precision.
+    chunk_elements : int, optional
+        Budget of (rows × K × d) elements per chunk; by default one suited to
+        the device and kernel.
+
     Returns
     -------
     distances : ndarray of shape (n,)
+        Distance to the nearest prototype, as float64 on the CPU.
     index : ndarray of shape (n,) of int64
+        Index of that prototype.
     """
     n = X.shape[0]
     best = np.empty(n, dtype=np.float64)

@@ -27,14 +27,42 @@ _MAD_TO_SD = 1.4826
 
 
 def ecdf(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Share of ``sorted_reference`` below each value, ties counting half (a rank on [0, 1])."""
+    """Share of ``sorted_reference`` below each value, ties counting half (a rank on [0, 1]).
+
+    Parameters
+    ----------
+    sorted_reference : ndarray of shape (n_reference,)
+        Reference values, sorted in increasing order (not checked).
+    values : array-like
+        Values to place on the reference's scale.
+
+    Returns
+    -------
+    ndarray of the shape of ``values``
+        For each value, (count below + count at or below) / (2 · n_reference).
+    """
     below = np.searchsorted(sorted_reference, values, side="left")
     at_or_below = np.searchsorted(sorted_reference, values, side="right")
     return (below + at_or_below) / (2.0 * sorted_reference.shape[0])
 
 
 def proximity(X: np.ndarray, anchors: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Minus the Euclidean distance from each row to its nearest anchor (higher = closer), in row chunks."""
+    """Minus the Euclidean distance from each row to its nearest anchor (higher = closer), in row chunks.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Rows to score.
+    anchors : ndarray of shape (k, n_features)
+        Reference points, e.g. the labelled anomalies (at least one).
+    chunk : int, default 65536
+        Rows per distance computation, which bounds the memory used.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        ``-min_j ||x - anchor_j||`` for each row (0 for a row on an anchor).
+    """
     from scipy.spatial.distance import cdist
 
     out = np.empty(X.shape[0])
@@ -48,6 +76,18 @@ def robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Where the MAD is 0 (over half the values tied) the standard deviation stands in, and 1 where that is 0 too,
     so dividing by the spread is always defined.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples,) or (n_samples, n_columns)
+        Values to summarise, column by column (along axis 0).
+
+    Returns
+    -------
+    median : ndarray of shape (n_columns,), or 0-d for 1-D input
+        Median of each column.
+    spread : ndarray of shape (n_columns,), or 0-d for 1-D input
+        Robust spread of each column, always > 0.
     """
     values = np.asarray(values, dtype=np.float64)
     median = np.median(values, axis=0)
@@ -57,7 +97,22 @@ def robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normalise_against(sorted_reference: np.ndarray, values: np.ndarray, normalisation: str) -> np.ndarray:
-    """``values`` on the scale of a sorted 1-D reference: its ecdf (``"rank"``) or robust z-scores (``"zscore"``)."""
+    """``values`` on the scale of a sorted 1-D reference: its ecdf (``"rank"``) or robust z-scores (``"zscore"``).
+
+    Parameters
+    ----------
+    sorted_reference : ndarray of shape (n_reference,)
+        Reference values, sorted in increasing order.
+    values : array-like
+        Values to normalise.
+    normalisation : {"rank", "zscore"}
+        ``"zscore"``: ``(value - median) / spread`` with :func:`robust_scale`
+        of the reference; any other value gives the rank (:func:`ecdf`).
+
+    Returns
+    -------
+    ndarray of the shape of ``values``, float64
+    """
     reference = np.asarray(sorted_reference, dtype=np.float64)
     if normalisation == "zscore":
         centre, spread = robust_scale(reference)

@@ -26,7 +26,19 @@ class Oracle:
     n_rows: int | None = None
 
     def answer(self, queries: Sequence[Query]) -> dict:
-        """Labels (``"anomaly"``, ``"nominal"``, ``"skip"``) for some or all of ``queries``, keyed by id."""
+        """Labels (``"anomaly"``, ``"nominal"``, ``"skip"``) for some or all of ``queries``, keyed by id.
+
+        Parameters
+        ----------
+        queries : sequence of Query
+            The rows to label.
+
+        Returns
+        -------
+        dict
+            ``{query.id: label}`` for the queries answered; an empty dict
+            ends :meth:`ActiveSession.run <drama2.active.ActiveSession.run>`.
+        """
         raise NotImplementedError
 
     def __call__(self, queries: Sequence[Query]) -> dict:
@@ -63,6 +75,19 @@ class LabelOracle(Oracle):
         self.n_rows = y.size
 
     def answer(self, queries):
+        """Look up every query's row (its ``index``) in the known labels.
+
+        Parameters
+        ----------
+        queries : sequence of Query
+            The rows to label; each ``index`` must be a position in ``y``.
+
+        Returns
+        -------
+        dict
+            ``{query.id: label}`` for every query: ``"anomaly"`` or
+            ``"nominal"``, or ``"skip"`` for rows whose label is unknown.
+        """
         out = {}
         for query in queries:
             if not 0 <= query.index < self.y.size:
@@ -121,6 +146,19 @@ class TerminalOracle(Oracle):
         return input()
 
     def answer(self, queries):
+        """Show each query and read the person's answer, in order, until they quit.
+
+        Parameters
+        ----------
+        queries : sequence of Query
+            The rows to ask about.
+
+        Returns
+        -------
+        dict
+            ``{query.id: label}`` for the queries answered before a quit; empty
+            once the oracle has stopped.
+        """
         out = {}
         for query in queries:
             if self.stopped:

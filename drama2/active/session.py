@@ -455,7 +455,20 @@ class ActiveSession:
         return len(self._order)
 
     def ranking(self, include_answered: bool = False) -> np.ndarray:
-        """Row indices by current score, best first (unanswered rows only by default)."""
+        """Row indices by current score, best first (unanswered rows only by default).
+
+        Tied scores are ordered by the session's fixed random tie-break, not by row position.
+
+        Parameters
+        ----------
+        include_answered : bool, default False
+            Also rank the rows that already have an answer.
+
+        Returns
+        -------
+        ndarray of int64
+            Row positions in ``X``, highest current score first.
+        """
         available = np.ones(self.n_rows, bool) if include_answered else self._codes == _UNANSWERED
         return best_rows(self._scores, self._tiebreak, available, int(available.sum()))
 

@@ -142,7 +142,18 @@ class LabelLog:
         return header, events
 
     def check_header(self, header: dict, expected: dict) -> None:
-        """Raise :class:`InvalidInputError` when ``header`` does not describe the session ``expected`` describes."""
+        """Raise :class:`InvalidInputError` when ``header`` does not describe the session ``expected`` describes.
+
+        The fields in ``CHECKED_FIELDS`` must be equal; differing initial-score
+        hashes (``scores_sha256``) only warn.
+
+        Parameters
+        ----------
+        header : dict
+            The header read from the log.
+        expected : dict
+            The header the current session would write.
+        """
         problems = [f"{key}: log has {header.get(key)!r}, this session has {expected.get(key)!r}"
                     for key in CHECKED_FIELDS if header.get(key) != expected.get(key)]
         if problems:
@@ -156,11 +167,29 @@ class LabelLog:
                           "not be exactly the one of the original session.", UserWarning, stacklevel=3)
 
     def create(self, header: dict) -> None:
-        """Start a new log with ``header`` (the file must not exist or be empty)."""
+        """Start a new log with ``header`` (the file must not exist or be empty).
+
+        The file is overwritten with a single header line (format and format
+        version added), flushed and fsynced.
+
+        Parameters
+        ----------
+        header : dict
+            JSON-serialisable description of the session.
+        """
         self._write({"format": FORMAT, "format_version": FORMAT_VERSION, **header}, mode="w")
 
     def append(self, record: dict) -> None:
-        """Append one event and make it durable before returning."""
+        """Append one event and make it durable before returning.
+
+        Refused with :class:`InvalidInputError` when the file changed since
+        this object last read or wrote it.
+
+        Parameters
+        ----------
+        record : dict
+            JSON-serialisable event (a ``"label"`` or ``"query"`` line).
+        """
         self._write(record, mode="a")
 
     def _write(self, record: dict, mode: str) -> None:

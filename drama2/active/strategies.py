@@ -48,11 +48,40 @@ class Strategy:
         return {}
 
     def prepare(self, detector, X: np.ndarray, fitted_on_X: bool, seed: int) -> None:
-        """Called once when the session starts; the default does nothing."""
+        """Called once when the session starts; the default does nothing.
+
+        Parameters
+        ----------
+        detector : fitted detector
+            The session's detector.
+        X : ndarray of shape (n, n_features)
+            The session's rows.
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data.
+        seed : int
+            The session's seed, for anything random (e.g. k-means).
+        """
 
     def select(self, scores: np.ndarray, tiebreak: np.ndarray, available: np.ndarray,
                n: int) -> list[tuple[int, str]]:
-        """Up to ``n`` ``(row index, reason)`` pairs among the ``available`` rows."""
+        """Up to ``n`` ``(row index, reason)`` pairs among the ``available`` rows.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (n_rows,)
+            Current scores, higher = more anomalous.
+        tiebreak : ndarray of shape (n_rows,)
+            Fixed order that breaks ties in score (lower first).
+        available : ndarray of bool, shape (n_rows,)
+            True for rows that may be asked (neither answered nor pending).
+        n : int
+            Most rows to return.
+
+        Returns
+        -------
+        list of (int, str)
+            Row indices, in the order to ask them, each with a reason in words.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -66,6 +95,23 @@ class TopKStrategy(Strategy):
     name = "topk"
 
     def select(self, scores, tiebreak, available, n):
+        """See :meth:`Strategy.select`: the ``n`` highest-scored available rows, best first.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (n_rows,)
+            Current scores.
+        tiebreak : ndarray of shape (n_rows,)
+            Tie-breaking order (lower first).
+        available : ndarray of bool, shape (n_rows,)
+            Rows that may be asked.
+        n : int
+            Most rows to return.
+
+        Returns
+        -------
+        list of (int, str)
+        """
         rows = best_rows(scores, tiebreak, available, n)
         if len(rows) == 1:
             return [(int(rows[0]), "highest score among rows not yet asked")]
@@ -112,6 +158,21 @@ class DiverseStrategy(Strategy):
         return {"window": self.window, "clusters": clusters, "n_clusters": self.n_clusters}
 
     def prepare(self, detector, X, fitted_on_X, seed):
+        """Check ``window`` and assign every row of ``X`` to a cluster (``labels_``, ``kind_``).
+
+        Parameters
+        ----------
+        detector : fitted detector
+            Its DRAMA model's leaves give the clusters when ``clusters`` is
+            ``"auto"`` or ``"drama"`` and it has one with at least two leaves.
+        X : ndarray of shape (n, n_features)
+            The session's rows (clustered by k-means on min-max scaled rows
+            when no DRAMA model is used).
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data (not used here).
+        seed : int
+            Random state for k-means.
+        """
         if self.window is not None and (not isinstance(self.window, (int, np.integer)) or self.window < 1):
             raise InvalidInputError(f"window must be a positive integer or None, got {self.window!r}.")
         if isinstance(self.clusters, str):
@@ -124,6 +185,24 @@ class DiverseStrategy(Strategy):
             self.labels_, self.kind_ = np.unique(labels, return_inverse=True)[1], "cluster"
 
     def select(self, scores, tiebreak, available, n):
+        """See :meth:`Strategy.select`: take the clusters' best candidates in turn.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (n_rows,)
+            Current scores.
+        tiebreak : ndarray of shape (n_rows,)
+            Tie-breaking order (lower first).
+        available : ndarray of bool, shape (n_rows,)
+            Rows that may be asked.
+        n : int
+            Batch size; the candidate pool is ``window * n`` rows.
+
+        Returns
+        -------
+        list of (int, str)
+            Row indices with the cluster each was taken from.
+        """
         pool = int(available.sum()) if self.window is None else self.window * n
         candidates = best_rows(scores, tiebreak, available, pool)
         queues: dict[int, list[int]] = {}

@@ -78,11 +78,40 @@ class Updater:
         return {}
 
     def bind(self, detector, X: np.ndarray, fitted_on_X: bool) -> np.ndarray:
-        """Prepare for a session on ``X`` and return the initial scores, shape (n,)."""
+        """Prepare for a session on ``X`` and return the initial scores, shape (n,).
+
+        Parameters
+        ----------
+        detector : fitted detector
+            The session's detector.
+        X : ndarray of shape (n, n_features)
+            The session's rows.
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data, so its stored
+            training scores can be used instead of scoring again.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Scores before any label, higher = more anomalous.
+        """
         raise NotImplementedError
 
     def scores_for(self, anomalies: np.ndarray, nominals: np.ndarray) -> np.ndarray:
-        """Scores after feedback: ``anomalies`` and ``nominals`` are sorted row indices."""
+        """Scores after feedback: ``anomalies`` and ``nominals`` are sorted row indices.
+
+        Parameters
+        ----------
+        anomalies : ndarray of int
+            Sorted positions in ``X`` of the rows labelled anomalous.
+        nominals : ndarray of int
+            Sorted positions in ``X`` of the rows labelled nominal.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Scores of all the session's rows given these labels.
+        """
         raise NotImplementedError
 
     @property
@@ -104,11 +133,38 @@ class FrozenUpdater(Updater):
     name = "none"
 
     def bind(self, detector, X, fitted_on_X):
+        """See :meth:`Updater.bind`; the scores are the detector's own.
+
+        Parameters
+        ----------
+        detector : fitted detector
+            Any detector that scores rows.
+        X : ndarray of shape (n, n_features)
+            The session's rows.
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         self._weights = np.asarray(detector.weights_, dtype=np.float64).copy() if is_ensemble(detector) else None
         self._scores = detector_scores(detector, X, fitted_on_X)
         return self._scores
 
     def scores_for(self, anomalies, nominals):
+        """See :meth:`Updater.scores_for`; the labels are ignored.
+
+        Parameters
+        ----------
+        anomalies, nominals : ndarray of int
+            Labelled row indices (unused).
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The scores :meth:`bind` returned, unchanged.
+        """
         return self._scores
 
     @property
@@ -186,6 +242,24 @@ class AADUpdater(_Reweighting):
                 "n_steps": self.n_steps}
 
     def bind(self, detector, X, fitted_on_X):
+        """See :meth:`Updater.bind`.
+
+        Parameters
+        ----------
+        detector : fitted detector
+            An :class:`~drama2.ensemble.Ensemble` or an isolation forest;
+            anything else raises :class:`~drama2.errors.InvalidInputError`.
+        X : ndarray of shape (n, n_features)
+            The session's rows.
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The initial scores: the ensemble's own, or the forest's leaf
+            scores under its initial weights.
+        """
         from drama2.active.forest_aad import LeafFeatures, isolation_forest_of
 
         forest = None if is_ensemble(detector) else isolation_forest_of(detector)
@@ -256,6 +330,23 @@ class SelectUpdater(_Reweighting):
                 "proximity": self.proximity}
 
     def bind(self, detector, X, fitted_on_X):
+        """See :meth:`Updater.bind`.
+
+        Parameters
+        ----------
+        detector : fitted Ensemble
+            The ensemble whose members are re-weighted.
+        X : ndarray of shape (n, n_features)
+            The session's rows; when the ensemble recognises them as its
+            training data, updates go through ``Ensemble.selected``.
+        fitted_on_X : bool
+            True when ``X`` is the detector's training data.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The ensemble's own scores.
+        """
         scores = super().bind(detector, X, fitted_on_X)
         self._detector, self._X = detector, X
         is_training_data = getattr(detector, "is_training_data", None)

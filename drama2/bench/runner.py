@@ -37,6 +37,7 @@ class BenchResult:
     n_jobs, n_resumed, n_failed_jobs : int
         Jobs in the grid, jobs skipped because a previous run finished them, jobs with a failed row.
     wall_seconds : float
+        Elapsed wall-clock time of the whole call, in seconds.
     overhead_seconds : dict
         Time the runner itself spent (grid expansion and name checks, persistence, report), by part.
     """

@@ -16,6 +16,7 @@ class Dataset:
     Attributes
     ----------
     name : str
+        Name of the dataset (usually its registered name), used in messages and results.
     X : ndarray of shape (n_samples, n_features), float64
         The flat view every detector takes. Image datasets also offer :attr:`images`.
     y : ndarray of shape (n_samples,) of 0/1 int, or None

@@ -39,7 +39,19 @@ class Reducer(BaseEstimator):
         return int(k)
 
     def fit(self, X, y=None):
-        """Fit the reducer on ``X`` (n_samples, n_features); returns self."""
+        """Fit the reducer on ``X`` (n_samples, n_features); returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; NaN or infinite values are an error.
+        y : ignored
+            Accepted for scikit-learn pipelines.
+
+        Returns
+        -------
+        self
+        """
         X = check_array(X, estimator=type(self).__name__)
         self._check_n_components(X)
         self._fit(X)
@@ -47,17 +59,50 @@ class Reducer(BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        """Latent coordinates (n_samples, n_components) of ``X``."""
+        """Latent coordinates (n_samples, n_components) of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with as many features as the training data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float64
+        """
         check_is_fitted(self, "n_features_in_")
         X = check_array(X, estimator=type(self).__name__)
         check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
         return np.asarray(self._transform(X), dtype=np.float64)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit on ``X``, then return its latent coordinates (``fit(X).transform(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : ignored
+            Accepted for scikit-learn pipelines.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float64
+        """
         return self.fit(X).transform(X)
 
     def inverse_transform(self, Z) -> np.ndarray:
-        """Map latent points back to data space (only when ``has_inverse``)."""
+        """Map latent points back to data space (only when ``has_inverse``).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_points, n_components)
+            Latent points, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_points, n_features), float64
+        """
         check_is_fitted(self, "n_features_in_")
         if not self.has_inverse:
             raise InvalidInputError(f"{type(self).__name__} has no inverse_transform; use member means instead.")

@@ -16,6 +16,13 @@ class IdentityReducer(Reducer):
     """No reduction: the latent space is the data space (``"none"``).
 
     ``n_components`` is accepted for a uniform interface and ignored.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Ignored: the latent size is the number of features.
+    random_state : int or None
+        Ignored (nothing is random); stored for a uniform interface.
     """
 
     bounded_by_features = False
@@ -77,6 +84,19 @@ class ICAReducer(_SklearnReducer):
     """Independent component analysis with FastICA (``"ica"``).
 
     Defaults follow DRAMA: ``max_iter=1000``, ``whiten="arbitrary-variance"``.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Latent size (number of independent components).
+    random_state : int or None
+        Seed of FastICA's initial unmixing matrix.
+    max_iter : int, default 1000
+        Most FastICA iterations; stopping there does not warn.
+    whiten : str or bool, default "arbitrary-variance"
+        Whitening strategy, passed to :class:`sklearn.decomposition.FastICA`.
+    tol : float, default 1e-4
+        Convergence tolerance, passed to FastICA.
     """
 
     def __init__(self, n_components=2, random_state=None, max_iter=1000, whiten="arbitrary-variance", tol=1e-4):
@@ -102,6 +122,20 @@ class NMFReducer(_SklearnReducer):
     """Non-negative matrix factorisation (``"nmf"``); input must be non-negative.
 
     Defaults follow DRAMA: ``init="nndsvd"``. Prototypes decode as ``z @ H``.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Latent size (number of NMF components).
+    random_state : int or None
+        Seed for initialisations that use one, passed to
+        :class:`sklearn.decomposition.NMF`.
+    init : str, default "nndsvd"
+        Initialisation method, passed to NMF.
+    max_iter : int, default 200
+        Most iterations; stopping there does not warn.
+    tol : float, default 1e-4
+        Convergence tolerance, passed to NMF.
     """
 
     def __init__(self, n_components=2, random_state=None, init="nndsvd", max_iter=200, tol=1e-4):

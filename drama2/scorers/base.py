@@ -207,7 +207,19 @@ class BaseDetector(ScoreOutputsMixin, Saveable, BaseEstimator):
         return scores
 
     def decision_function(self, X):
-        """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous)."""
+        """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Data with the training data's features, in the same order.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; a tensor on ``X``'s device, of ``X``'s floating
+            dtype, when ``X`` is a tensor.
+        """
         return self.score_samples(X)
 
     def predict(self, X) -> np.ndarray:
