@@ -578,6 +578,8 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
     model's own training scores, as a row scored again as new data would be its own nearest neighbour
     (kNN, LOF and the ensemble's neighbour members) and rank too low.
     """
+    from drama2.explanations import anomaly_scores
+
 
     missing = _MissingCounter(features)
     reservoir = _Reservoir(REFERENCE_ROWS, rng) if need_reference else None
@@ -590,7 +592,7 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
         if not missing.rows or drop_nan:  # after the first bad row without drop_nan: only count the rest
             good = ~bad_rows
             if good.any():
-                scores[good] = _new_row_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
+                scores[good] = anomaly_scores(model, chunk.X[good] if bad_rows.any() else chunk.X)
             if fitted_rows is not None:
                 positions, own = fitted_rows
                 lo, hi = np.searchsorted(positions, [chunk.start, chunk.stop])
@@ -607,22 +609,6 @@ def _score(source, features, model, drop_nan, chunk_rows, n_rows, rng, need_refe
     if reservoir is not None and reservoir.size:
         reference = np.median(reservoir.sample(), axis=0)
     return reference
-
-
-def _new_row_scores(model, X):
-    """Scores of ``X`` as new rows, whatever the chunk size.
-
-    An ensemble given exactly its training matrix answers with its cached training scores, in which no
-    row is its own neighbour; a chunk of that file is scored as new rows. Splitting the one chunk that is
-    the whole training matrix keeps a loaded model's scores independent of ``chunk_rows``.
-    """
-    from drama2.explanations import anomaly_scores
-
-    is_training_data = getattr(model, "is_training_data", None)
-    if is_training_data is None or X.shape[0] < 2 or not is_training_data(X):
-        return anomaly_scores(model, X)
-    half = X.shape[0] // 2
-    return np.concatenate([anomaly_scores(model, X[:half]), anomaly_scores(model, X[half:])])
 
 
 def _write(source, out, features, id_column, model, spool, ranking, explain, explain_rows, n_top, chunk_rows,
