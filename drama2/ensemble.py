@@ -520,7 +520,8 @@ class Ensemble(BaseDetector):
     def is_training_data(self, X) -> bool:
         """Whether ``X`` holds exactly the rows the ensemble was fitted on (same values, same order).
 
-        On those rows the member scores come from the fit's cache, and :meth:`select` accepts them.
+        :meth:`select` accepts only those rows (its labels are indices into them), and an active session
+        given them ranks by the training scores (``decision_scores_``) instead of scoring them again.
 
         Parameters
         ----------
