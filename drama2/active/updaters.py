@@ -24,10 +24,9 @@ def detector_scores(detector, X: np.ndarray, fitted_on_X: bool) -> np.ndarray:
     Parameters
     ----------
     detector : fitted detector
-        A drama2 detector or plugin scorer (an :class:`~drama2.ensemble.Ensemble`
-        recognises its own training data and returns its training scores), a
-        PyOD detector (``decision_function``) or a scikit-learn outlier
-        detector (``score_samples``, negated).
+        A drama2 detector or plugin scorer, a PyOD detector
+        (``decision_function``) or a scikit-learn outlier detector
+        (``score_samples``, negated).
     X : ndarray
         The rows to score.
     fitted_on_X : bool
