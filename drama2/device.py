@@ -8,7 +8,7 @@ import numpy as np
 
 from drama2.errors import InvalidInputError
 
-__all__ = ["resolve_device", "check_random_state"]
+__all__ = ["resolve_device", "check_random_state", "like_input"]
 
 
 #: Device types drama2's models run on (mps: Apple GPUs).
@@ -55,3 +55,16 @@ def check_random_state(random_state) -> np.random.Generator:
 def seed_from(rng: np.random.Generator) -> int:
     """Draw a 31-bit integer seed for libraries that only accept ints (scikit-learn)."""
     return int(rng.integers(0, 2**31 - 1))
+
+
+def like_input(values: np.ndarray, X):
+    """``values`` as a tensor on ``X``'s device, of ``X``'s floating dtype, when ``X`` is a tensor; else as they are.
+
+    Torch in, torch out: scores of tensor rows come back where the rows were.
+    """
+    if not (hasattr(X, "detach") and hasattr(X, "device")):
+        return values
+    import torch
+
+    dtype = X.dtype if X.dtype.is_floating_point else None
+    return torch.as_tensor(values, device=X.device, dtype=dtype)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from drama2.device import check_random_state, resolve_device, seed_from
+from drama2.device import check_random_state, like_input, resolve_device, seed_from
 from drama2.errors import InvalidInputError
 from drama2.outputs import ScoreOutputsMixin
 from drama2.persistence import Saveable
@@ -330,21 +330,10 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
 
     def _prepare(self, X):
         check_is_fitted(self, "prototypes_")
-        like = X if hasattr(X, "detach") and hasattr(X, "device") else None
         check_feature_names(self, X, name="Drama")
         X = check_array(X, estimator="Drama")
         check_n_features(X, self.n_features_in_, estimator="Drama")
-        return self.scaler_.to_distance_space(X), like
-
-    @staticmethod
-    def _like_input(values, like):
-        """Scores as a tensor of the input's device and floating dtype when the input was a tensor."""
-        if like is None:
-            return values
-        import torch
-
-        dtype = like.dtype if like.dtype.is_floating_point else None
-        return torch.as_tensor(values, device=like.device, dtype=dtype)
+        return self.scaler_.to_distance_space(X)
 
     def score_samples(self, X, metric=None):
         """Anomaly score of each sample: distance to the nearest prototype (higher = more anomalous).
@@ -363,8 +352,7 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
             A tensor on ``X``'s device, of ``X``'s floating dtype, when ``X``
             is a tensor.
         """
-        Xd, like = self._prepare(X)
-        return self._like_input(self._score_scaled(Xd, metric or self._fitted_metric), like)
+        return like_input(self._score_scaled(self._prepare(X), metric or self._fitted_metric), X)
 
     def decision_function(self, X):
         """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous).
@@ -395,7 +383,7 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         ndarray of int64, shape (n_samples,)
             1 for samples flagged as anomalous, 0 otherwise.
         """
-        Xd, _ = self._prepare(X)
+        Xd = self._prepare(X)
         return (self._score_scaled(Xd, self._fitted_metric) > self.threshold_).astype(np.int64)
 
     def nearest_leaf(self, X, metric=None):
@@ -414,7 +402,7 @@ class Drama(ScoreOutputsMixin, Saveable, BaseEstimator):
         ndarray of int, shape (n_samples,)
             Index into ``leaves_`` (and ``prototypes_``) for each sample.
         """
-        Xd, _ = self._prepare(X)
+        Xd = self._prepare(X)
         return _nearest(Xd, self._prototypes_scaled, metric or self._fitted_metric, self.leaf_stats_, self.device_)[1]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from drama2.device import check_random_state, seed_from
+from drama2.device import check_random_state, like_input, seed_from
 from drama2.errors import InvalidInputError
 from drama2.outputs import ScoreOutputsMixin
 from drama2.persistence import Saveable
@@ -198,13 +198,7 @@ class BaseDetector(ScoreOutputsMixin, Saveable, BaseEstimator):
             float64 scores; a tensor on ``X``'s device, of ``X``'s floating
             dtype, when ``X`` is a tensor.
         """
-        scores = self._scores(X)
-        if hasattr(X, "detach") and hasattr(X, "device"):  # torch in -> torch out, same device and dtype
-            import torch
-
-            dtype = X.dtype if X.dtype.is_floating_point else None
-            return torch.as_tensor(scores, device=X.device, dtype=dtype)
-        return scores
+        return like_input(self._scores(X), X)
 
     def decision_function(self, X):
         """Same as :meth:`score_samples` (PyOD convention: higher = more anomalous).
